@@ -1,0 +1,128 @@
+# tillgroup: plain Makefile. Dependencies only through pkg-config.
+# make            library, CLI          make test    every suite (installs deps first)
+# make demo       a short store day     make asan / make ubsan   the suite under sanitizers
+# make fuzz       long libFuzzer runs   make soak    thousands of crash-kills
+# make bench      ledger benchmark      make install PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+CFLAGS ?= -O2 -g
+BUILD ?= build
+SANITIZE ?=
+WERROR ?=
+FUZZ_SECONDS ?= 600
+SOAK_KILLS ?= 5000
+
+PKGS := sqlite3 jansson libsodium
+WARN := -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wshadow \
+        $(if $(WERROR),-Werror)
+DEFS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer)
+PC_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PC_LIBS = $(shell pkg-config --libs $(PKGS))
+ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden -Ipos $(PC_CFLAGS)
+LDLIBS_ALL = $(PC_LIBS)
+
+LIB_SRC := pos/error.c pos/alloc.c pos/text.c pos/currency.c pos/money.c pos/store.c \
+           pos/terminal.c pos/sale.c pos/commit.c pos/refund.c pos/receipt.c pos/record.c \
+           pos/outbox.c pos/sale_json.c
+CLI_SRC := pos/cli.c pos/cli_ledger.c pos/bench_ledger.c
+TEST_SRC := $(wildcard tests/test_*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test test-run asan ubsan fuzz soak demo bench install uninstall clean
+
+all: $(BUILD)/libtillgroup.a $(BUILD)/libtillgroup.so $(BUILD)/tillgroup $(BUILD)/tillgroup.pc
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/%.o: %.c pos/tillgroup.h pos/pos.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libtillgroup.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libtillgroup.so: $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(SAN) -shared -Wl,-soname,libtillgroup.so.0 -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tillgroup: $(CLI_OBJ) $(BUILD)/libtillgroup.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(CLI_OBJ) $(BUILD)/libtillgroup.a $(LDLIBS_ALL)
+
+$(BUILD)/tillgroup.pc: tillgroup.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@PKGS@|$(PKGS)|' $< > $@
+
+# Tests link the static library, so they may call the tg__ internals too.
+$(BUILD)/tests/helpers.o: tests/helpers.c tests/helpers.h pos/tillgroup.h pos/pos.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -c $< -o $@
+
+$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/tests/helpers.o $(BUILD)/libtillgroup.a tests/helpers.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/tests/helpers.o \
+	  $(BUILD)/libtillgroup.a $(LDLIBS_ALL) $(shell pkg-config --libs cmocka)
+
+# The example links the shared library through the public header only.
+$(BUILD)/tests/example: tests/example.c pos/tillgroup.h $(BUILD)/libtillgroup.so
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(SAN) -Ipos -o $@ $< -L$(BUILD) -l:libtillgroup.so \
+	  -Wl,-rpath,$(abspath $(BUILD))
+
+# libFuzzer targets need clang; their own build of the library.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) pos/tillgroup.h pos/pos.h
+	@mkdir -p $(dir $@)
+	clang $(WARN) $(DEFS) -O1 -g -fsanitize=fuzzer,address,undefined -Ipos $(PC_CFLAGS) \
+	  -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: all $(TEST_BIN) $(BUILD)/tests/example $(FUZZ_BIN)
+	@BUILD=$(BUILD) sh tests/run.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined test-run
+
+ubsan: deps
+	@$(MAKE) --no-print-directory BUILD=build/ubsan SANITIZE=undefined test-run
+
+fuzz: deps $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+	  n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+soak: deps all $(BUILD)/tests/test_crash
+	TG_CRASH_KILLS=$(SOAK_KILLS) $(BUILD)/tests/test_crash
+
+demo: deps all
+	@sh scripts/demo.sh $(BUILD)/tillgroup
+
+bench: deps all
+	$(BUILD)/tillgroup bench ledger --sales 5000 --json
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 $(BUILD)/libtillgroup.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libtillgroup.so $(DESTDIR)$(PREFIX)/lib/libtillgroup.so.0
+	ln -sf libtillgroup.so.0 $(DESTDIR)$(PREFIX)/lib/libtillgroup.so
+	install -m 644 pos/tillgroup.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/tillgroup.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 755 $(BUILD)/tillgroup $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 docs/tillgroup.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libtillgroup.a $(DESTDIR)$(PREFIX)/lib/libtillgroup.so* \
+	  $(DESTDIR)$(PREFIX)/include/tillgroup.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/tillgroup.pc \
+	  $(DESTDIR)$(PREFIX)/bin/tillgroup $(DESTDIR)$(PREFIX)/share/man/man1/tillgroup.1
+
+clean:
+	rm -rf build

@@ -1,0 +1,182 @@
+/* The tillgroup program: global options, command dispatch and shared helpers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pos.h"
+
+#define TG_VERSION "0.1.0"
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv, const char *db);
+  const char *summary;
+} command;
+
+static const command commands[] = {
+    {"init", tg__cmd_init, "create this terminal's database"},
+    {"sale", tg__cmd_sale, "commit (or void) a sale given as JSON on stdin"},
+    {"show", tg__cmd_show, "show a committed sale or refund"},
+    {"refund", tg__cmd_refund, "refund a receipt, fully or in part"},
+    {"status", tg__cmd_status, "outbox depth, oldest unsent record, database size"},
+    {"export", tg__cmd_export, "outbox records as JSON lines"},
+    {"bench", tg__cmd_bench, "measure the ledger against the durable-commit floor"},
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void print_help(FILE *f) {
+  fprintf(f, "usage: tillgroup [--db PATH] COMMAND [OPTIONS]   (COMMAND --help for its options)\n\n"
+             "commands:\n");
+  for (int i = 0; i < N_COMMANDS; i++)
+    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\nThe database is --db PATH, else $TILLGROUP_DB, else ./tillgroup.db.\n"
+             "Exit codes: 0 done, 1 input refused (nothing changed), 2 usage error,\n"
+             "3 storage problem (cannot open, disk full, I/O error, newer database).\n");
+}
+
+int tg__cli_error(const char *cmd, int rc, const char *detail) {
+  fprintf(stderr, "tillgroup %s: %s (%s)\n", cmd,
+          detail != NULL && detail[0] ? detail : tg_strerror(rc), tg_err_name(rc));
+  switch (rc) {
+  case TG_OK:
+    return TG_EXIT_OK;
+  case TG_ENOMEM:
+  case TG_EIO:
+  case TG_EFULL:
+  case TG_EBUSY:
+  case TG_ECORRUPT:
+  case TG_ENEWER:
+  case TG_ENOTDB:
+  case TG_ENOENT:
+  case TG_ECANTOPEN:
+    return TG_EXIT_STORAGE;
+  default:
+    return TG_EXIT_REFUSED;
+  }
+}
+
+int tg__cli_usage(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "tillgroup %s: ", cmd);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, " (see 'tillgroup %s --help')\n", cmd);
+  return TG_EXIT_USAGE;
+}
+
+int tg__cli_open(const char *cmd, const char *db, tg_terminal **out) {
+  int rc = tg_terminal_open(db, out);
+  if (rc == 0)
+    return 0;
+  int code = tg__cli_error(cmd, rc, tg_last_detail(*out));
+  tg_terminal_close(*out);
+  *out = NULL;
+  return code;
+}
+
+const char *tg__cli_money(int64_t v, int exponent, char *buf) {
+  uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, scale = 1;
+  for (int i = 0; i < exponent; i++)
+    scale *= 10;
+  if (exponent == 0)
+    snprintf(buf, 32, "%s%llu", v < 0 ? "-" : "", (unsigned long long)a);
+  else
+    snprintf(buf, 32, "%s%llu.%0*llu", v < 0 ? "-" : "", (unsigned long long)(a / scale),
+             exponent, (unsigned long long)(a % scale));
+  return buf;
+}
+
+const char *tg__cli_milli(int64_t v, char *buf) {
+  int64_t whole = v / 1000, frac = v % 1000;
+  if (frac == 0)
+    snprintf(buf, 32, "%lld", (long long)whole);
+  else if (frac % 100 == 0)
+    snprintf(buf, 32, "%lld.%01lld", (long long)whole, (long long)(frac / 100));
+  else if (frac % 10 == 0)
+    snprintf(buf, 32, "%lld.%02lld", (long long)whole, (long long)(frac / 10));
+  else
+    snprintf(buf, 32, "%lld.%03lld", (long long)whole, (long long)frac);
+  return buf;
+}
+
+int64_t tg__cli_parse_int(const char *s, int64_t max) {
+  int64_t v = 0;
+  if (s == NULL || *s == '\0')
+    return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
+      return -1;
+    v = v * 10 + (*s - '0');
+  }
+  return v;
+}
+
+int64_t tg__cli_parse_milli(const char *s) {
+  char whole[24];
+  const char *dot = strchr(s, '.');
+  size_t n = dot != NULL ? (size_t)(dot - s) : strlen(s);
+  int64_t w, f = 0;
+  if (n == 0 || n >= sizeof whole)
+    return -1;
+  memcpy(whole, s, n);
+  whole[n] = '\0';
+  if ((w = tg__cli_parse_int(whole, TG_MAX_QTY_MILLI / 1000)) < 0)
+    return -1;
+  if (dot != NULL) {
+    size_t places = strlen(dot + 1);
+    if (places == 0 || places > 3 || (f = tg__cli_parse_int(dot + 1, 999)) < 0)
+      return -1;
+    for (size_t i = places; i < 3; i++)
+      f *= 10;
+  }
+  return w * 1000 + f;
+}
+
+const char *tg__cli_time(int64_t ms, const char *tz, char *buf) {
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  setenv("TZ", tz, 1);
+  tzset();
+  if (localtime_r(&secs, &tm) == NULL || strftime(buf, 64, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+    snprintf(buf, 64, "%lld ms", (long long)ms);
+  return buf;
+}
+
+int main(int argc, char **argv) {
+  const char *db = getenv("TILLGROUP_DB");
+  int i = 1;
+  if (db == NULL || db[0] == '\0')
+    db = "tillgroup.db";
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+      db = argv[++i];
+    } else if (strncmp(argv[i], "--db=", 5) == 0) {
+      db = argv[i] + 5;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      print_help(stdout);
+      return TG_EXIT_OK;
+    } else if (strcmp(argv[i], "--version") == 0) {
+      printf("tillgroup %s (schema %d, SQLite %s)\n", TG_VERSION, TG_SCHEMA_VERSION,
+             sqlite3_libversion());
+      return TG_EXIT_OK;
+    } else {
+      fprintf(stderr, "tillgroup: unknown option %s (see 'tillgroup --help')\n", argv[i]);
+      return TG_EXIT_USAGE;
+    }
+  }
+  if (i == argc) {
+    print_help(stderr);
+    return TG_EXIT_USAGE;
+  }
+  if (strcmp(argv[i], "help") == 0) {
+    print_help(stdout);
+    return TG_EXIT_OK;
+  }
+  for (int c = 0; c < N_COMMANDS; c++)
+    if (strcmp(argv[i], commands[c].name) == 0)
+      return commands[c].run(argc - i, argv + i, db);
+  fprintf(stderr, "tillgroup: unknown command '%s' (see 'tillgroup --help')\n", argv[i]);
+  return TG_EXIT_USAGE;
+}

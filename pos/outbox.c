@@ -1,0 +1,52 @@
+/* The outbox: records in seq order as committed, and the queue's status. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pos.h"
+
+int tg_outbox_each(tg_terminal *t, int64_t after_seq, int64_t limit, tg_record_fn fn,
+                   void *ctx) {
+  sqlite3_stmt *st = tg__stmt(t, TG__ST_OUTBOX_AFTER);
+  int rc = 0, step;
+  if (st == NULL)
+    return tg__from_sqlite(sqlite3_errcode(t->db));
+  sqlite3_bind_int64(st, 1, after_seq);
+  sqlite3_bind_int64(st, 2, limit > 0 ? limit : INT64_MAX);
+  while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+    rc = fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+            (size_t)sqlite3_column_bytes(st, 1));
+  sqlite3_reset(st);
+  if (rc == 0 && step != SQLITE_DONE)
+    return tg__db_fail(t, step, "could not read the outbox");
+  return rc;
+}
+
+static int64_t file_size(const char *path) {
+  struct stat sb;
+  return path != NULL && stat(path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+int tg_status_get(tg_terminal *t, tg_status *out) {
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = tg__counter_get(t, "seq", &out->last_seq)) != 0 ||
+      (rc = tg__counter_get(t, "acked", &out->acked_through)) != 0)
+    return rc;
+  out->depth = out->last_seq - out->acked_through;
+  sqlite3_stmt *st = tg__stmt(t, TG__ST_OUTBOX_OLDEST);
+  if (st == NULL)
+    return tg__from_sqlite(sqlite3_errcode(t->db));
+  sqlite3_bind_int64(st, 1, out->acked_through);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    out->oldest_unsent_seq = sqlite3_column_int64(st, 0);
+    out->oldest_unsent_ms = sqlite3_column_int64(st, 1);
+    rc = SQLITE_DONE;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return tg__db_fail(t, rc, "could not read the outbox");
+  sqlite3_filename db = sqlite3_db_filename(t->db, "main");
+  out->db_bytes = file_size(db) + file_size(sqlite3_filename_wal(db));
+  return 0;
+}

@@ -1,0 +1,258 @@
+/* Contract between the files of pos/: the terminal handle, its store and money rules. */
+#ifndef TG_POS_H
+#define TG_POS_H
+
+#include <sqlite3.h>
+#include <stdarg.h>
+
+#include "tillgroup.h"
+
+#if !defined(__SIZEOF_INT128__)
+#error "tillgroup needs a compiler with 128-bit integers for exact money arithmetic"
+#endif
+
+#define TG_SCHEMA_VERSION 1
+#define TG_APPLICATION_ID 0x54474c31 /* "TGL1" in the SQLite header */
+#define TG_DETAIL_MAX 256
+#define TG_DIGEST_LEN 16
+#define TG_JSON_MAX (1024 * 1024) /* largest sale JSON accepted from a host */
+
+/* Prepared statements, made once per handle on first use (store.c). */
+#define TG__STMT_MAP(XX)                                                                  \
+  XX(BEGIN, "BEGIN IMMEDIATE")                                                            \
+  XX(COMMIT, "COMMIT")                                                                    \
+  XX(ROLLBACK, "ROLLBACK")                                                                \
+  XX(SAVEPOINT, "SAVEPOINT tg_nested")                                                    \
+  XX(RELEASE, "RELEASE tg_nested")                                                        \
+  XX(ROLLBACK_TO, "ROLLBACK TO tg_nested")                                                \
+  XX(COUNTER_NEXT, "UPDATE counter SET value = value + 1 WHERE name = ?1 RETURNING value") \
+  XX(COUNTER_GET, "SELECT value FROM counter WHERE name = ?1")                            \
+  XX(RECORD_BY_UUID,                                                                      \
+     "SELECT kind, receipt_no, digest, refund_of FROM record WHERE uuid = ?1")            \
+  XX(RECORD_BY_RECEIPT, "SELECT seq, kind FROM record WHERE receipt_no = ?1")             \
+  XX(RECORD_INSERT,                                                                       \
+     "INSERT INTO record(seq, kind, uuid, receipt_no, refund_of, digest, time_ms, body)"  \
+     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                                           \
+  XX(RECORD_BODY, "SELECT body FROM record WHERE seq = ?1")                               \
+  XX(REFUNDS_OF, "SELECT body FROM record WHERE refund_of = ?1 ORDER BY seq")             \
+  XX(OUTBOX_AFTER, "SELECT seq, body FROM record WHERE seq > ?1 ORDER BY seq LIMIT ?2")   \
+  XX(OUTBOX_OLDEST, "SELECT seq, time_ms FROM record WHERE seq > ?1 ORDER BY seq LIMIT 1")
+
+typedef enum {
+#define TG__STMT_ENUM(name, sql) TG__ST_##name,
+  TG__STMT_MAP(TG__STMT_ENUM)
+#undef TG__STMT_ENUM
+  TG__ST_COUNT
+} tg__stmt_id;
+
+struct tg_terminal {
+  sqlite3 *db;
+  sqlite3_stmt *stmt[TG__ST_COUNT];
+  tg_terminal_info info;
+  char detail[TG_DETAIL_MAX];
+};
+
+/* ----- error.c ----- */
+/* Sets t's detail from fmt and returns code. t may be NULL. */
+int tg__fail(tg_terminal *t, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Converts an SQLite result code to a tg code, sets the detail to
+ * "<what>: <sqlite message>" and returns the tg code. */
+int tg__db_fail(tg_terminal *t, int sqlite_rc, const char *what);
+/* Maps an SQLite result code to a tg code without touching any detail. */
+int tg__from_sqlite(int sqlite_rc);
+
+/* ----- alloc.c: every allocation goes through SQLite's allocator, so that
+ * SQLITE_CONFIG_MALLOC fault injection reaches tillgroup's own code too. ----- */
+void *tg__malloc(size_t n);          /* NULL when out of memory */
+void *tg__realloc(void *p, size_t n); /* NULL when out of memory; p untouched */
+char *tg__strdup(const char *s);     /* NULL when out of memory */
+void tg__free(void *p);              /* accepts NULL */
+
+/* ----- text.c ----- */
+/* 1 if s[0..n) is valid UTF-8 with no control characters, else 0. */
+int tg__utf8_valid(const char *s, size_t n);
+/* Checks one text input: present (unless may_be_empty), at most max bytes,
+ * valid UTF-8. On refusal sets the detail "<what>: ..." and returns its code. */
+int tg__text_check(tg_terminal *t, const char *what, const char *s, size_t max,
+                   int may_be_empty);
+/* 1 if id is 1..TG_ID_MAX characters of A-Z 0-9. */
+int tg__id_valid(const char *id);
+/* Parses canonical UUID text (either case) into 16 bytes; 0 or TG_EUUID. */
+int tg__uuid_parse(const char *s, unsigned char out[16]);
+/* Writes the lower-case canonical text of u into out. */
+void tg__uuid_format(const unsigned char u[16], char out[TG_UUID_LEN + 1]);
+/* Writes a new random version-4 UUID into out. */
+void tg__uuid_random(char out[TG_UUID_LEN + 1]);
+
+/* ----- currency.c ----- */
+/* Minor-unit exponent of an ISO 4217 code (2 for "CNY"), or -1 if unknown. */
+int tg__currency_exponent(const char *code);
+
+/* ----- money.c: exact int64 arithmetic, bounded by TG_MAX_AMOUNT ----- */
+/* *acc += v; TG_EOVERFLOW (acc untouched) if the sum leaves 0..TG_MAX_AMOUNT. */
+int tg__amount_add(int64_t *acc, int64_t v);
+/* *out = a * b / d rounded half-up, for a, b >= 0 and d > 0; TG_EOVERFLOW if
+ * the result exceeds TG_MAX_AMOUNT. */
+int tg__mul_div_half_up(int64_t a, int64_t b, int64_t d, int64_t *out);
+/* Spreads amount over n weights pro rata (shares rounded down), the remainder
+ * on the largest weight (the first of equals), spilling to the next largest
+ * only where a share would pass its weight. Requires 0 <= amount <= sum of
+ * weights and weights >= 0; shares always sum to amount. */
+void tg__allocate(int64_t amount, const int64_t *weights, int64_t *shares, int n);
+
+/* ----- terminal.c ----- */
+/* Wall-clock time in UTC milliseconds: recorded, never used for ordering. */
+int64_t tg__now_ms(void);
+
+/* ----- store.c ----- */
+/* Creates an empty file at path with mode 0600 and makes its directory entry
+ * durable; TG_EEXIST (nothing touched) if something is there. */
+int tg__store_create_file(tg_terminal *t, const char *path);
+/* Opens the database at path and applies the connection settings; unless the
+ * file was just created empty, refuses a foreign or newer file and upgrades an
+ * older schema. On failure t->db may be set; tg_terminal_close() frees it. */
+int tg__store_open(tg_terminal *t, const char *path, int created);
+/* Creates the schema and the terminal row in a new database. */
+int tg__store_create(tg_terminal *t, const tg_terminal_config *cfg, int64_t epoch);
+/* Loads t->info from the database. */
+int tg__store_load_info(tg_terminal *t);
+/* The statement id, reset and unbound, ready to bind; NULL on failure with the
+ * detail set (the caller returns tg__from_sqlite(sqlite3_errcode(t->db))). */
+sqlite3_stmt *tg__stmt(tg_terminal *t, tg__stmt_id id);
+/* Finalizes every prepared statement of t. */
+void tg__stmt_finalize_all(tg_terminal *t);
+/* Begins a write transaction, or a savepoint inside the caller's one
+ * (*nested tells which, for the commit or rollback). */
+int tg__txn_begin(tg_terminal *t, int *nested);
+/* Commits what tg__txn_begin began; on failure everything is rolled back. */
+int tg__txn_commit(tg_terminal *t, int nested);
+/* Rolls back what tg__txn_begin began; keeps the detail already set. */
+void tg__txn_rollback(tg_terminal *t, int nested);
+/* Raises a named counter ("seq", "receipt") by one inside a transaction. */
+int tg__counter_next(tg_terminal *t, const char *name, int64_t *out);
+/* Reads a named counter. */
+int tg__counter_get(tg_terminal *t, const char *name, int64_t *out);
+
+/* ----- receipt.c ----- */
+/* Formats "STORE-TERMINAL-n" for this terminal into out (TG_RECEIPT_MAX). */
+void tg__receipt_format(const tg_terminal *t, int64_t n, char *out);
+/* Parses a receipt number of this terminal into n; TG_ENORECEIPT otherwise. */
+int tg__receipt_parse(tg_terminal *t, const char *receipt, int64_t *n);
+/* Loads the sale, refund or void written under seq. Free with tg_receipt_free(). */
+int tg__receipt_load_seq(tg_terminal *t, int64_t seq, tg_receipt **out);
+/* Name of a record kind as stored ("sale", "refund", "void"); NULL if unknown. */
+const char *tg__record_kind_name(tg_record_kind kind);
+/* Parses a stored kind name; 0 if unknown. */
+tg_record_kind tg__record_kind_parse(const char *name);
+
+/* ----- sale.c: the in-memory sale, shared with commit.c and refund.c ----- */
+typedef struct {
+  char *sku;
+  char *name;
+  int64_t qty_milli;
+  int64_t unit_price;
+  int64_t line_discount;
+  int64_t order_discount; /* computed */
+  int64_t amount;         /* computed */
+  int original_line;      /* refunds */
+} tg__line;
+
+typedef struct {
+  tg_tender_kind kind;
+  int64_t amount;
+  char *reference; /* NULL when none */
+} tg__tender;
+
+/* A line of the receipt being refunded, with what was refunded before. */
+typedef struct {
+  char *sku;
+  char *name;
+  int64_t qty_milli;
+  int64_t unit_price;
+  int64_t amount;
+  int64_t refunded_milli;
+  int64_t refunded_amount;
+} tg__refundable;
+
+typedef enum { TG__SALE_OPEN, TG__SALE_DONE } tg__sale_state;
+
+struct tg_sale {
+  tg_terminal *t;
+  tg_record_kind kind; /* SALE or REFUND while open */
+  tg__sale_state state;
+  unsigned char uuid[16];
+  tg__line *lines;
+  int n_lines;
+  int cap_lines;
+  int discount_is_percent;
+  int64_t discount_amount;
+  int32_t discount_bp;
+  tg__tender tenders[TG_MAX_TENDERS];
+  int n_tenders;
+  /* refunds only */
+  int64_t original_seq;      /* the record of the sale refunded */
+  int64_t original_no;       /* its receipt number */
+  int64_t replay_receipt_no; /* a retried refund already written, else 0 */
+  tg__refundable *refundable;
+  int n_refundable;
+};
+
+/* Allocates an open sale of kind for t; TG_ENOMEM or TG_EUUID on failure. */
+int tg__sale_new(tg_terminal *t, const char *uuid, tg_record_kind kind, tg_sale **out);
+/* Appends a line whose fields are already validated (strings copied). */
+int tg__sale_append(tg_sale *s, const tg__line *line);
+/* Computes line amounts and totals. For a refund, amounts come from the
+ * refundable lines loaded with it. with_tenders also checks the tenders. */
+int tg__sale_compute(tg_sale *s, tg_totals *out, int with_tenders);
+/* Digest of what the host asked for, to recognise a retried commit. */
+void tg__sale_digest(const tg_sale *s, unsigned char out[TG_DIGEST_LEN]);
+
+/* ----- refund.c ----- */
+/* Reloads the refundable lines of s's original receipt inside the commit's
+ * transaction, so concurrent refunds can never together return too much. */
+int tg__refund_reload(tg_sale *s);
+
+/* ----- record.c ----- */
+/* Encodes the committed form of s (tenders as written, which for a refund
+ * may be the implied cash tender) as one line of JSON; free *out with
+ * tg__free(). */
+int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *tenders,
+                      int n_tenders, int64_t seq, int64_t receipt_no, int64_t time_ms,
+                      char **out, size_t *len);
+/* Decodes a stored record; refunded quantities are left 0. Free with
+ * tg_receipt_free(). TG_ECORRUPT if the bytes are not a record. */
+int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt **out);
+/* The stored bytes of record seq; free *out with tg__free(). */
+int tg__record_body(tg_terminal *t, int64_t seq, char **out, size_t *len);
+
+/* ----- cli.c: helpers of the tillgroup program (not in the library) ----- */
+/* Exit codes of the tillgroup program. */
+enum { TG_EXIT_OK = 0, TG_EXIT_REFUSED = 1, TG_EXIT_USAGE = 2, TG_EXIT_STORAGE = 3 };
+/* Prints "tillgroup CMD: DETAIL (TG_NAME)" on stderr; returns the exit code for rc. */
+int tg__cli_error(const char *cmd, int rc, const char *detail);
+/* Prints "tillgroup CMD: MESSAGE" on stderr, the usage hint; returns TG_EXIT_USAGE. */
+int tg__cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Opens the terminal at db or prints why not; returns 0 or an exit code. */
+int tg__cli_open(const char *cmd, const char *db, tg_terminal **out);
+/* Formats minor units as major units ("-12.34") into buf (32 bytes). */
+const char *tg__cli_money(int64_t v, int exponent, char *buf);
+/* Formats thousandths ("1.5", "2") into buf (32 bytes). */
+const char *tg__cli_milli(int64_t v, char *buf);
+/* Parses a decimal with at most 3 places ("1.5") into thousandths; -1 if invalid. */
+int64_t tg__cli_parse_milli(const char *s);
+/* Parses a non-negative decimal integer; -1 if invalid or over max. */
+int64_t tg__cli_parse_int(const char *s, int64_t max);
+/* Formats UTC milliseconds as local time in zone tz into buf (64 bytes). */
+const char *tg__cli_time(int64_t ms, const char *tz, char *buf);
+
+/* cli_ledger.c and bench_ledger.c: one function per command. */
+int tg__cmd_init(int argc, char **argv, const char *db);
+int tg__cmd_sale(int argc, char **argv, const char *db);
+int tg__cmd_show(int argc, char **argv, const char *db);
+int tg__cmd_refund(int argc, char **argv, const char *db);
+int tg__cmd_status(int argc, char **argv, const char *db);
+int tg__cmd_export(int argc, char **argv, const char *db);
+int tg__cmd_bench(int argc, char **argv, const char *db);
+
+#endif /* TG_POS_H */

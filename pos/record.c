@@ -1,0 +1,246 @@
+/*
+ * The record format: a committed sale, refund or void as the exact JSON bytes
+ * HQ receives. Records are written once and never re-encoded, so a retried
+ * upload and the nightly digest see the same bytes whatever version runs.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pos.h"
+
+#define RECORD_MAX (4 * 1024 * 1024) /* far above TG_MAX_LINES of the longest text */
+
+typedef struct {
+  char *p;
+  size_t n, cap;
+  int failed;
+} buf;
+
+static void put(buf *b, const char *z, size_t n) {
+  if (b->failed)
+    return;
+  if (b->n + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->n + n + 1)
+      cap *= 2;
+    char *p = cap <= RECORD_MAX ? tg__realloc(b->p, cap) : NULL;
+    if (p == NULL) {
+      b->failed = 1;
+      return;
+    }
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, z, n);
+  b->n += n;
+  b->p[b->n] = '\0';
+}
+
+static void put_z(buf *b, const char *z) { put(b, z, strlen(z)); }
+
+/* A JSON string. Input is valid UTF-8 without control characters (checked
+ * when it entered), so only the quote and the backslash need escaping. */
+static void put_str(buf *b, const char *z) {
+  put(b, "\"", 1);
+  for (const char *run = z;; z++) {
+    if (*z == '"' || *z == '\\' || *z == '\0') {
+      put(b, run, (size_t)(z - run));
+      if (*z == '\0')
+        break;
+      put(b, *z == '"' ? "\\\"" : "\\\\", 2);
+      run = z + 1;
+    }
+  }
+  put(b, "\"", 1);
+}
+
+static void put_int(buf *b, const char *key, int64_t v) {
+  char num[48];
+  int n = snprintf(num, sizeof num, "\"%s\":%lld,", key, (long long)v);
+  put(b, num, (size_t)n);
+}
+
+static void put_text(buf *b, const char *key, const char *z) {
+  put_z(b, "\"");
+  put_z(b, key);
+  put_z(b, "\":");
+  put_str(b, z);
+  put_z(b, ",");
+}
+
+/* Replaces the trailing comma of an object or array with its closing mark. */
+static void close_with(buf *b, char mark) {
+  if (!b->failed && b->n > 0 && b->p[b->n - 1] == ',')
+    b->p[b->n - 1] = mark;
+  else
+    put(b, &mark, 1);
+}
+
+int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *tenders,
+                      int n_tenders, int64_t seq, int64_t receipt_no, int64_t time_ms,
+                      char **out, size_t *len) {
+  const tg_terminal_info *in = &s->t->info;
+  char uuid[TG_UUID_LEN + 1], receipt[TG_RECEIPT_MAX];
+  buf b = {0};
+  tg__uuid_format(s->uuid, uuid);
+  put_z(&b, "{");
+  put_text(&b, "store", in->store_id);
+  put_text(&b, "terminal", in->terminal_id);
+  put_int(&b, "epoch", in->epoch);
+  put_int(&b, "seq", seq);
+  put_text(&b, "kind", tg__record_kind_name(s->kind));
+  put_text(&b, "uuid", uuid);
+  put_int(&b, "time_ms", time_ms);
+  put_text(&b, "currency", in->currency);
+  if (receipt_no > 0) {
+    tg__receipt_format(s->t, receipt_no, receipt);
+    put_text(&b, "receipt", receipt);
+  }
+  if (s->original_no > 0) {
+    tg__receipt_format(s->t, s->original_no, receipt);
+    put_text(&b, "original_receipt", receipt);
+  }
+  put_z(&b, "\"lines\":[");
+  for (int i = 0; i < s->n_lines; i++) {
+    const tg__line *l = &s->lines[i];
+    put_z(&b, "{");
+    put_int(&b, "line", i + 1);
+    put_text(&b, "sku", l->sku);
+    put_text(&b, "name", l->name);
+    put_int(&b, "qty_milli", l->qty_milli);
+    put_int(&b, "unit_price", l->unit_price);
+    put_int(&b, "line_discount", l->line_discount);
+    put_int(&b, "order_discount", l->order_discount);
+    put_int(&b, "amount", l->amount);
+    if (l->original_line > 0)
+      put_int(&b, "original_line", l->original_line);
+    close_with(&b, '}');
+    put_z(&b, ",");
+  }
+  close_with(&b, ']');
+  put_z(&b, ",");
+  put_int(&b, "subtotal", tot->subtotal);
+  put_int(&b, "order_discount", tot->order_discount);
+  put_int(&b, "total", tot->total);
+  put_z(&b, "\"tenders\":[");
+  for (int i = 0; i < n_tenders; i++) {
+    put_z(&b, "{");
+    put_text(&b, "kind", tg_tender_name(tenders[i].kind));
+    put_int(&b, "amount", tenders[i].amount);
+    if (tenders[i].reference != NULL)
+      put_text(&b, "reference", tenders[i].reference);
+    close_with(&b, '}');
+    put_z(&b, ",");
+  }
+  close_with(&b, ']');
+  put_z(&b, ",");
+  put_int(&b, "tendered", tot->tendered);
+  put_int(&b, "change", tot->change);
+  close_with(&b, '}');
+  if (b.failed) {
+    tg__free(b.p);
+    return tg__fail(s->t, TG_ENOMEM, "%s", tg_strerror(TG_ENOMEM));
+  }
+  *out = b.p;
+  *len = b.n;
+  return 0;
+}
+
+static int decode_lines(json_t *lines, tg_receipt *r) {
+  size_t n = json_array_size(lines), i;
+  json_t *o;
+  if (n < 1 || n > TG_MAX_LINES)
+    return TG_ECORRUPT;
+  r->lines = tg__malloc(n * sizeof *r->lines);
+  if (r->lines == NULL)
+    return TG_ENOMEM;
+  memset(r->lines, 0, n * sizeof *r->lines);
+  json_array_foreach(lines, i, o) {
+    tg_receipt_line *l = &r->lines[i];
+    const char *sku, *name;
+    json_int_t qty, price, ld, od, amount;
+    if (json_unpack(o, "{s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s?i}", "line", &l->line_no,
+                    "sku", &sku, "name", &name, "qty_milli", &qty, "unit_price", &price,
+                    "line_discount", &ld, "order_discount", &od, "amount", &amount,
+                    "original_line", &l->original_line) != 0)
+      return TG_ECORRUPT;
+    r->n_lines = (int)i + 1; /* from here on, tg_receipt_free frees this line */
+    l->sku = tg__strdup(sku);
+    l->name = tg__strdup(name);
+    if (l->sku == NULL || l->name == NULL)
+      return TG_ENOMEM;
+    l->qty_milli = qty;
+    l->unit_price = price;
+    l->line_discount = ld;
+    l->order_discount = od;
+    l->amount = amount;
+  }
+  return 0;
+}
+
+static int decode_tenders(json_t *tenders, tg_receipt *r) {
+  size_t n = json_array_size(tenders), i;
+  json_t *o;
+  if (n > TG_MAX_TENDERS)
+    return TG_ECORRUPT;
+  r->tenders = tg__malloc((n ? n : 1) * sizeof *r->tenders);
+  if (r->tenders == NULL)
+    return TG_ENOMEM;
+  json_array_foreach(tenders, i, o) {
+    tg_receipt_tender *d = &r->tenders[i];
+    const char *kind, *ref = "";
+    json_int_t amount;
+    if (json_unpack(o, "{s:s, s:I, s?s}", "kind", &kind, "amount", &amount, "reference",
+                    &ref) != 0 ||
+        tg_tender_parse(kind) < 0)
+      return TG_ECORRUPT;
+    d->kind = (tg_tender_kind)tg_tender_parse(kind);
+    d->amount = amount;
+    d->reference = tg__strdup(ref);
+    if (d->reference == NULL)
+      return TG_ENOMEM;
+    r->n_tenders = (int)i + 1;
+  }
+  return 0;
+}
+
+int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt **out) {
+  json_t *root = json_loadb(body, len, 0, NULL), *lines, *tenders;
+  const char *kind, *uuid, *receipt = "", *original = "";
+  json_int_t seq, time_ms, sub, disc, total, tendered, change;
+  tg_receipt *r = tg__malloc(sizeof *r);
+  int rc = TG_ECORRUPT;
+  *out = NULL;
+  if (r == NULL) {
+    json_decref(root);
+    return tg__fail(t, TG_ENOMEM, "%s", tg_strerror(TG_ENOMEM));
+  }
+  memset(r, 0, sizeof *r);
+  if (root != NULL &&
+      json_unpack(root, "{s:I, s:s, s:s, s:I, s?s, s?s, s:o, s:I, s:I, s:I, s:o, s:I, s:I}",
+                  "seq", &seq, "kind", &kind, "uuid", &uuid, "time_ms", &time_ms, "receipt",
+                  &receipt, "original_receipt", &original, "lines", &lines, "subtotal", &sub,
+                  "order_discount", &disc, "total", &total, "tenders", &tenders, "tendered",
+                  &tendered, "change", &change) == 0 &&
+      (r->kind = tg__record_kind_parse(kind)) != 0 && strlen(uuid) == TG_UUID_LEN &&
+      strlen(receipt) < TG_RECEIPT_MAX && strlen(original) < TG_RECEIPT_MAX) {
+    r->seq = seq;
+    memcpy(r->uuid, uuid, TG_UUID_LEN + 1);
+    memcpy(r->receipt, receipt, strlen(receipt) + 1);
+    memcpy(r->original_receipt, original, strlen(original) + 1);
+    r->time_ms = time_ms;
+    r->totals = (tg_totals){sub, disc, total, tendered, change};
+    rc = decode_lines(lines, r);
+    if (rc == 0)
+      rc = decode_tenders(tenders, r);
+  }
+  json_decref(root);
+  if (rc != 0) {
+    tg_receipt_free(r);
+    return rc == TG_ENOMEM ? tg__fail(t, rc, "%s", tg_strerror(rc))
+                           : tg__fail(t, rc, "a stored record is damaged");
+  }
+  *out = r;
+  return 0;
+}

@@ -1,0 +1,322 @@
+/* The terminal's SQLite file: settings, schema versions, statements and transactions. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pos.h"
+
+/* migrations[v] takes a database from schema version v to v + 1. */
+static const char *const migrations[TG_SCHEMA_VERSION] = {
+    "CREATE TABLE terminal("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " store_id TEXT NOT NULL, terminal_id TEXT NOT NULL,"
+    " currency TEXT NOT NULL, tz TEXT NOT NULL,"
+    " epoch INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE counter(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO counter(name, value) VALUES ('seq', 0), ('receipt', 0), ('acked', 0);"
+    /* The ledger is its own outbox: one row per record, its body the JSON
+     * sent to HQ, seq dense and gapless from the counter above. */
+    "CREATE TABLE record("
+    " seq INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL CHECK (kind IN ('sale', 'refund', 'void')),"
+    " uuid BLOB UNIQUE,"
+    " receipt_no INTEGER UNIQUE,"
+    " refund_of INTEGER,"
+    " digest BLOB,"
+    " time_ms INTEGER NOT NULL,"
+    " body TEXT NOT NULL);"
+    "CREATE INDEX record_refund_of ON record(refund_of) WHERE refund_of IS NOT NULL;",
+};
+
+static const char *const stmt_sql[TG__ST_COUNT] = {
+#define TG__STMT_SQL(name, sql) sql,
+    TG__STMT_MAP(TG__STMT_SQL)
+#undef TG__STMT_SQL
+};
+
+sqlite3_stmt *tg__stmt(tg_terminal *t, tg__stmt_id id) {
+  sqlite3_stmt *st = t->stmt[id];
+  if (st != NULL) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+  }
+  int rc = sqlite3_prepare_v3(t->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+  if (rc != SQLITE_OK) {
+    tg__db_fail(t, rc, "could not prepare a statement");
+    return NULL;
+  }
+  t->stmt[id] = st;
+  return st;
+}
+
+void tg__stmt_finalize_all(tg_terminal *t) {
+  for (int i = 0; i < TG__ST_COUNT; i++) {
+    sqlite3_finalize(t->stmt[i]);
+    t->stmt[i] = NULL;
+  }
+}
+
+/* Steps a statement that returns no row, then resets it. */
+static int step_done(tg_terminal *t, tg__stmt_id id, const char *what) {
+  sqlite3_stmt *st = tg__stmt(t, id);
+  if (st == NULL)
+    return tg__from_sqlite(sqlite3_errcode(t->db));
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : tg__db_fail(t, rc, what);
+}
+
+int tg__txn_begin(tg_terminal *t, int *nested) {
+  *nested = !sqlite3_get_autocommit(t->db);
+  return step_done(t, *nested ? TG__ST_SAVEPOINT : TG__ST_BEGIN,
+                   "could not start a transaction");
+}
+
+int tg__txn_commit(tg_terminal *t, int nested) {
+  int rc = step_done(t, nested ? TG__ST_RELEASE : TG__ST_COMMIT, "could not commit");
+  if (rc != 0)
+    tg__txn_rollback(t, nested);
+  return rc;
+}
+
+void tg__txn_rollback(tg_terminal *t, int nested) {
+  char keep[TG_DETAIL_MAX];
+  memcpy(keep, t->detail, sizeof keep);
+  if (nested) {
+    step_done(t, TG__ST_ROLLBACK_TO, "rollback");
+    step_done(t, TG__ST_RELEASE, "rollback");
+  } else if (!sqlite3_get_autocommit(t->db)) {
+    step_done(t, TG__ST_ROLLBACK, "rollback");
+  }
+  memcpy(t->detail, keep, sizeof keep);
+}
+
+int tg__counter_next(tg_terminal *t, const char *name, int64_t *out) {
+  sqlite3_stmt *st = tg__stmt(t, TG__ST_COUNTER_NEXT);
+  if (st == NULL)
+    return tg__from_sqlite(sqlite3_errcode(t->db));
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    sqlite3_reset(st);
+    return tg__db_fail(t, rc, "could not raise a counter");
+  }
+  *out = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return 0;
+}
+
+int tg__counter_get(tg_terminal *t, const char *name, int64_t *out) {
+  sqlite3_stmt *st = tg__stmt(t, TG__ST_COUNTER_GET);
+  if (st == NULL)
+    return tg__from_sqlite(sqlite3_errcode(t->db));
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? tg__fail(t, TG_ECORRUPT, "counter %s is missing", name)
+                             : tg__db_fail(t, rc, "could not read a counter");
+  }
+  *out = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  return 0;
+}
+
+/* Reads an integer PRAGMA. */
+static int pragma_int(tg_terminal *t, const char *sql, int *out) {
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(t->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      *out = sqlite3_column_int(st, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_OK ? 0 : tg__db_fail(t, rc, "could not read the database header");
+}
+
+/* Makes the new file's directory entry durable too. */
+static void sync_parent_dir(const char *path) {
+  char copy[4096];
+  if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy)
+    return;
+  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+}
+
+/* Refuses a file this build must not touch: not tillgroup's, or newer. */
+static int check_version(tg_terminal *t, const char *path, int *version) {
+  int app_id = 0;
+  int rc = pragma_int(t, "PRAGMA application_id", &app_id);
+  if (rc == 0)
+    rc = pragma_int(t, "PRAGMA user_version", version);
+  if (rc != 0)
+    return rc;
+  if (app_id == 0 && *version == 0)
+    return tg__fail(t, TG_ENOTDB,
+                    "%s holds no terminal (its 'tillgroup init' did not finish?): "
+                    "remove it and run 'tillgroup init' again",
+                    path);
+  if (app_id != TG_APPLICATION_ID)
+    return tg__fail(t, TG_ENOTDB, "%s is not a tillgroup terminal database; it was not changed",
+                    path);
+  if (*version > TG_SCHEMA_VERSION)
+    return tg__fail(t, TG_ENEWER,
+                    "%s has schema version %d but this tillgroup knows up to %d: "
+                    "upgrade tillgroup; the file was not changed",
+                    path, *version, TG_SCHEMA_VERSION);
+  return 0;
+}
+
+/* Applies migrations from version `from` up to TG_SCHEMA_VERSION. Runs inside
+ * the caller's transaction. */
+static int migrate(tg_terminal *t, int from) {
+  char sql[64];
+  for (int v = from; v < TG_SCHEMA_VERSION; v++) {
+    int rc = sqlite3_exec(t->db, migrations[v], NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+      return tg__db_fail(t, rc, "could not upgrade the database schema");
+  }
+  snprintf(sql, sizeof sql, "PRAGMA user_version = %d", TG_SCHEMA_VERSION);
+  int rc = sqlite3_exec(t->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK ? 0 : tg__db_fail(t, rc, "could not record the schema version");
+}
+
+/* Brings an older schema up to date in one transaction. */
+static int upgrade(tg_terminal *t, const char *path) {
+  int nested, version, rc = tg__txn_begin(t, &nested);
+  if (rc != 0)
+    return rc;
+  rc = check_version(t, path, &version); /* another process may have upgraded */
+  if (rc == 0 && version < TG_SCHEMA_VERSION)
+    rc = migrate(t, version);
+  if (rc != 0) {
+    tg__txn_rollback(t, nested);
+    return rc;
+  }
+  return tg__txn_commit(t, nested);
+}
+
+int tg__store_create_file(tg_terminal *t, const char *path) {
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return tg__fail(t, errno == EEXIST ? TG_EEXIST : TG_ECANTOPEN, "%s: %s", path,
+                    errno == EEXIST ? "a terminal database is already there"
+                                    : strerror(errno));
+  close(fd);
+  sync_parent_dir(path);
+  return 0;
+}
+
+int tg__store_open(tg_terminal *t, const char *path, int created) {
+  struct stat sb;
+  int version = TG_SCHEMA_VERSION, rc;
+  if (stat(path, &sb) != 0)
+    return tg__fail(t, errno == ENOENT ? TG_ENOENT : TG_ECANTOPEN, "%s: %s", path,
+                    errno == ENOENT ? tg_strerror(TG_ENOENT) : strerror(errno));
+  rc = sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE, NULL);
+  if (rc != SQLITE_OK)
+    return tg__db_fail(t, rc, path);
+  sqlite3_busy_timeout(t->db, 5000);
+  if (!created) {
+    rc = check_version(t, path, &version);
+    if (rc != 0)
+      return rc;
+  }
+  rc = sqlite3_exec(t->db,
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                    " PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;"
+                    " PRAGMA cache_size = -2000;",
+                    NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return tg__db_fail(t, rc, "could not configure the database");
+  sqlite3_stmt *st;
+  rc = sqlite3_prepare_v2(t->db, "PRAGMA journal_mode", -1, &st, NULL);
+  if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+      strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0)
+    rc = SQLITE_CANTOPEN;
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK)
+    return tg__fail(t, TG_ECANTOPEN, "%s: the file system does not support WAL mode", path);
+  if (!created && version < TG_SCHEMA_VERSION)
+    return upgrade(t, path);
+  return 0;
+}
+
+int tg__store_create(tg_terminal *t, const tg_terminal_config *cfg, int64_t epoch) {
+  char sql[64];
+  sqlite3_stmt *st = NULL;
+  int nested, rc = tg__txn_begin(t, &nested);
+  if (rc != 0)
+    return rc;
+  snprintf(sql, sizeof sql, "PRAGMA application_id = %d", TG_APPLICATION_ID);
+  rc = sqlite3_exec(t->db, sql, NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    rc = tg__db_fail(t, rc, "could not mark the database");
+    goto fail;
+  }
+  rc = migrate(t, 0);
+  if (rc != 0)
+    goto fail;
+  rc = sqlite3_prepare_v2(t->db,
+                          "INSERT INTO terminal(id, store_id, terminal_id, currency, tz,"
+                          " epoch, created_ms) VALUES(1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                          -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, cfg->store_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, cfg->terminal_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, cfg->currency, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, cfg->tz, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, epoch);
+    sqlite3_bind_int64(st, 6, tg__now_ms());
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) {
+    rc = tg__db_fail(t, rc, "could not record the terminal");
+    goto fail;
+  }
+  return tg__txn_commit(t, nested);
+fail:
+  tg__txn_rollback(t, nested);
+  return rc;
+}
+
+int tg__store_load_info(tg_terminal *t) {
+  sqlite3_stmt *st;
+  tg_terminal_info *in = &t->info;
+  int rc = sqlite3_prepare_v2(
+      t->db, "SELECT store_id, terminal_id, currency, tz, epoch FROM terminal WHERE id = 1",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? tg__fail(t, TG_ECORRUPT, "the terminal row is missing")
+                             : tg__db_fail(t, rc, "could not read the terminal");
+  }
+  snprintf(in->store_id, sizeof in->store_id, "%s", (const char *)sqlite3_column_text(st, 0));
+  snprintf(in->terminal_id, sizeof in->terminal_id, "%s",
+           (const char *)sqlite3_column_text(st, 1));
+  snprintf(in->currency, sizeof in->currency, "%s", (const char *)sqlite3_column_text(st, 2));
+  snprintf(in->tz, sizeof in->tz, "%s", (const char *)sqlite3_column_text(st, 3));
+  in->epoch = sqlite3_column_int64(st, 4);
+  sqlite3_finalize(st);
+  in->currency_exponent = tg__currency_exponent(in->currency);
+  in->schema_version = TG_SCHEMA_VERSION;
+  if (!tg__id_valid(in->store_id) || !tg__id_valid(in->terminal_id) ||
+      in->currency_exponent < 0)
+    return tg__fail(t, TG_ECORRUPT, "the terminal row holds invalid values");
+  return 0;
+}

@@ -1,0 +1,130 @@
+/* Validation of text from outside: UTF-8, ids and UUIDs. */
+#include <sodium.h>
+#include <string.h>
+
+#include "pos.h"
+
+int tg__utf8_valid(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  while (i < n) {
+    unsigned c = p[i];
+    uint32_t cp;
+    size_t len;
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f)
+        return 0; /* C0 controls and DEL */
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return 0; /* continuation byte, overlong lead, or beyond U+10FFFF */
+    }
+    if (n - i < len)
+      return 0;
+    for (size_t k = 1; k < len; k++) {
+      if ((p[i + k] & 0xc0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (p[i + k] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+      return 0; /* overlong */
+    if (cp >= 0xd800 && cp <= 0xdfff)
+      return 0; /* surrogate */
+    if (cp >= 0x80 && cp <= 0x9f)
+      return 0; /* C1 controls */
+    i += len;
+  }
+  return 1;
+}
+
+int tg__text_check(tg_terminal *t, const char *what, const char *s, size_t max,
+                   int may_be_empty) {
+  size_t n;
+  if (s == NULL || s[0] == '\0') {
+    if (may_be_empty)
+      return 0;
+    return tg__fail(t, TG_EINVAL, "%s is missing", what);
+  }
+  n = strnlen(s, max + 1);
+  if (n > max)
+    return tg__fail(t, TG_ETOOLONG, "%s is longer than %zu bytes", what, max);
+  if (!tg__utf8_valid(s, n))
+    return tg__fail(t, TG_EUTF8, "%s is not valid UTF-8 or holds control characters",
+                    what);
+  return 0;
+}
+
+int tg__id_valid(const char *id) {
+  size_t n;
+  if (id == NULL)
+    return 0;
+  n = strnlen(id, TG_ID_MAX + 1);
+  if (n == 0 || n > TG_ID_MAX)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = id[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+      return 0;
+  }
+  return 1;
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+int tg__uuid_parse(const char *s, unsigned char out[16]) {
+  int k = 0;
+  if (s == NULL || strnlen(s, TG_UUID_LEN + 1) != TG_UUID_LEN)
+    return TG_EUUID;
+  for (int i = 0; i < TG_UUID_LEN;) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i] != '-')
+        return TG_EUUID;
+      i++;
+      continue;
+    }
+    int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+    if (hi < 0 || lo < 0)
+      return TG_EUUID;
+    out[k++] = (unsigned char)(hi << 4 | lo);
+    i += 2;
+  }
+  return 0;
+}
+
+void tg__uuid_format(const unsigned char u[16], char out[TG_UUID_LEN + 1]) {
+  static const char digits[] = "0123456789abcdef";
+  int k = 0;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      out[k++] = '-';
+    out[k++] = digits[u[i] >> 4];
+    out[k++] = digits[u[i] & 15];
+  }
+  out[k] = '\0';
+}
+
+void tg__uuid_random(char out[TG_UUID_LEN + 1]) {
+  unsigned char u[16];
+  randombytes_buf(u, sizeof u);
+  u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
+  u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+  tg__uuid_format(u, out);
+}
