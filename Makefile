@@ -35,7 +35,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-run asan ubsan fuzz soak demo bench install uninstall clean
 
-all: $(BUILD)/libtillgroup.a $(BUILD)/libtillgroup.so $(BUILD)/tillgroup $(BUILD)/tillgroup.pc
+all: $(BUILD)/libtillgroup.a $(BUILD)/libtillgroup.so $(BUILD)/tillgroup
 
 deps:
 	@sh scripts/deps.sh
@@ -48,14 +48,14 @@ $(BUILD)/libtillgroup.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libtillgroup.so: $(LIB_OBJ)
+$(BUILD)/libtillgroup.so.0: $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(SAN) -shared -Wl,-soname,libtillgroup.so.0 -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/libtillgroup.so: $(BUILD)/libtillgroup.so.0
+	ln -sf libtillgroup.so.0 $@
 
 $(BUILD)/tillgroup: $(CLI_OBJ) $(BUILD)/libtillgroup.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(CLI_OBJ) $(BUILD)/libtillgroup.a $(LDLIBS_ALL)
-
-$(BUILD)/tillgroup.pc: tillgroup.pc.in
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@PKGS@|$(PKGS)|' $< > $@
 
 # Tests link the static library, so they may call the tg__ internals too.
 $(BUILD)/tests/helpers.o: tests/helpers.c tests/helpers.h pos/tillgroup.h pos/pos.h
@@ -112,10 +112,11 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 $(BUILD)/libtillgroup.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libtillgroup.so $(DESTDIR)$(PREFIX)/lib/libtillgroup.so.0
+	install -m 755 $(BUILD)/libtillgroup.so.0 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libtillgroup.so.0 $(DESTDIR)$(PREFIX)/lib/libtillgroup.so
 	install -m 644 pos/tillgroup.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/tillgroup.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@PKGS@|$(PKGS)|' tillgroup.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tillgroup.pc
 	install -m 755 $(BUILD)/tillgroup $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 docs/tillgroup.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 

@@ -98,14 +98,18 @@ static void floor_close(floor_db *f) {
 
 /* Fills the ledger with n sales quickly: not durable per sale, same code path. */
 static int preload(tg_terminal *t, int64_t n, int n_lines) {
-  int rc = sqlite3_exec(t->db, "PRAGMA synchronous = OFF; BEGIN", NULL, NULL, NULL);
-  for (int64_t i = 0; rc == 0 && i < n; i++) {
-    rc = commit_one(t, (int)(i % 1000000), n_lines);
-    if (rc == 0 && (i + 1) % 20000 == 0)
-      rc = sqlite3_exec(t->db, "COMMIT; BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : TG_EIO;
+  int rc = sqlite3_exec(t->db, "PRAGMA synchronous = OFF", NULL, NULL, NULL) == SQLITE_OK
+               ? 0 : TG_EIO;
+  for (int64_t done = 0; rc == 0 && done < n;) {
+    if ((rc = tg__bulk_begin(t)) != 0)
+      break;
+    for (int64_t k = 0; rc == 0 && k < 20000 && done < n; k++, done++)
+      rc = commit_one(t, (int)(done % 1000000), n_lines);
+    int end = tg__bulk_end(t);
+    rc = rc != 0 ? rc : end;
   }
-  if (sqlite3_exec(t->db, "COMMIT; PRAGMA wal_checkpoint(TRUNCATE); PRAGMA synchronous = FULL",
-                   NULL, NULL, NULL) != SQLITE_OK && rc == 0)
+  if (sqlite3_exec(t->db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA synchronous = FULL", NULL,
+                   NULL, NULL) != SQLITE_OK && rc == 0)
     rc = TG_EIO;
   return rc;
 }
@@ -172,7 +176,7 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
     case 'd': dir = optarg; break;
     case 'j': as_json = 1; break;
     case 'h': return fputs(bench_help, stdout), TG_EXIT_OK;
-    default: return tg__cli_usage("bench", "unknown option");
+    default: return tg__cli_usage("bench", "unknown option %s", argv[optind - 1]);
     }
   }
   if (sales < 1 || lines < 1 || pre < 0 || rounds < 1 || rounds > sales || optind != argc)

@@ -1,4 +1,5 @@
 /* The tillgroup program: global options, command dispatch and shared helpers. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,18 +75,6 @@ int tg__cli_open(const char *cmd, const char *db, tg_terminal **out) {
   tg_terminal_close(*out);
   *out = NULL;
   return code;
-}
-
-const char *tg__cli_money(int64_t v, int exponent, char *buf) {
-  uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, scale = 1;
-  for (int i = 0; i < exponent; i++)
-    scale *= 10;
-  if (exponent == 0)
-    snprintf(buf, 32, "%s%llu", v < 0 ? "-" : "", (unsigned long long)a);
-  else
-    snprintf(buf, 32, "%s%llu.%0*llu", v < 0 ? "-" : "", (unsigned long long)(a / scale),
-             exponent, (unsigned long long)(a % scale));
-  return buf;
 }
 
 const char *tg__cli_milli(int64_t v, char *buf) {
@@ -174,6 +163,7 @@ int main(int argc, char **argv) {
     print_help(stdout);
     return TG_EXIT_OK;
   }
+  opterr = 0; /* commands report unknown options in their own one line */
   for (int c = 0; c < N_COMMANDS; c++)
     if (strcmp(argv[i], commands[c].name) == 0)
       return commands[c].run(argc - i, argv + i, db);

@@ -38,7 +38,7 @@ int tg__cmd_init(int argc, char **argv, const char *db) {
     case 'c': cfg.currency = optarg; break;
     case 'z': cfg.tz = optarg; break;
     case 'h': return help(init_help);
-    default: return tg__cli_usage("init", "unknown option");
+    default: return tg__cli_usage("init", "unknown option %s", argv[optind - 1]);
     }
   }
   if (cfg.store_id == NULL || cfg.terminal_id == NULL || optind != argc)
@@ -119,7 +119,7 @@ int tg__cmd_sale(int argc, char **argv, const char *db) {
     case 'j': as_json = 1; break;
     case 'v': do_void = 1; break;
     case 'h': return help(sale_help);
-    default: return tg__cli_usage("sale", "unknown option");
+    default: return tg__cli_usage("sale", "unknown option %s", argv[optind - 1]);
     }
   }
   if (optind != argc)
@@ -165,10 +165,10 @@ static void print_receipt(const tg_receipt *r, const tg_terminal_info *in) {
   for (int i = 0; i < r->n_lines; i++) {
     const tg_receipt_line *l = &r->lines[i];
     printf("%3d  %-32s %9s %11s %12s\n", l->line_no, l->name, tg__cli_milli(l->qty_milli, a),
-           tg__cli_money(l->unit_price, x, b), tg__cli_money(l->amount, x, c));
+           tg__money_format(l->unit_price, x, b), tg__money_format(l->amount, x, c));
     if (l->line_discount || l->order_discount)
       printf("     %-32s %9s %11s %12s\n", l->sku, "discount",
-             tg__cli_money(-l->line_discount, x, a), tg__cli_money(-l->order_discount, x, b));
+             tg__money_format(-l->line_discount, x, a), tg__money_format(-l->order_discount, x, b));
     else
       printf("     %s\n", l->sku);
     if (l->original_line)
@@ -176,17 +176,17 @@ static void print_receipt(const tg_receipt *r, const tg_terminal_info *in) {
     if (l->refunded_milli)
       printf("     refunded so far: %s\n", tg__cli_milli(l->refunded_milli, a));
   }
-  printf("\n%-50s %16s\n", "subtotal", tg__cli_money(r->totals.subtotal, x, a));
+  printf("\n%-50s %16s\n", "subtotal", tg__money_format(r->totals.subtotal, x, a));
   if (r->totals.order_discount)
-    printf("%-50s %16s\n", "order discount", tg__cli_money(-r->totals.order_discount, x, a));
+    printf("%-50s %16s\n", "order discount", tg__money_format(-r->totals.order_discount, x, a));
   printf("%-50s %12s %3s\n", r->kind == TG_RECORD_REFUND ? "refund total" : "total",
-         tg__cli_money(r->totals.total, x, a), in->currency);
+         tg__money_format(r->totals.total, x, a), in->currency);
   for (int i = 0; i < r->n_tenders; i++)
     printf("  %-48s %16s%s%s\n", tg_tender_name(r->tenders[i].kind),
-           tg__cli_money(r->tenders[i].amount, x, a), r->tenders[i].reference[0] ? "  " : "",
+           tg__money_format(r->tenders[i].amount, x, a), r->tenders[i].reference[0] ? "  " : "",
            r->tenders[i].reference);
   if (r->totals.change)
-    printf("%-50s %16s\n", "change", tg__cli_money(r->totals.change, x, a));
+    printf("%-50s %16s\n", "change", tg__money_format(r->totals.change, x, a));
 }
 
 static const char show_help[] =
@@ -201,7 +201,7 @@ int tg__cmd_show(int argc, char **argv, const char *db) {
     switch (o) {
     case 'j': as_json = 1; break;
     case 'h': return help(show_help);
-    default: return tg__cli_usage("show", "unknown option");
+    default: return tg__cli_usage("show", "unknown option %s", argv[optind - 1]);
     }
   }
   if (optind + 1 != argc)
@@ -292,7 +292,7 @@ int tg__cmd_refund(int argc, char **argv, const char *db) {
     case 'u': given_uuid = optarg; break;
     case 'j': as_json = 1; break;
     case 'h': return help(refund_help);
-    default: return tg__cli_usage("refund", "unknown option");
+    default: return tg__cli_usage("refund", "unknown option %s", argv[optind - 1]);
     }
   }
   if (optind + 1 != argc)
@@ -342,7 +342,7 @@ int tg__cmd_status(int argc, char **argv, const char *db) {
     switch (o) {
     case 'j': as_json = 1; break;
     case 'h': return help(status_help);
-    default: return tg__cli_usage("status", "unknown option");
+    default: return tg__cli_usage("status", "unknown option %s", argv[optind - 1]);
     }
   }
   if (optind != argc)
@@ -407,7 +407,7 @@ int tg__cmd_export(int argc, char **argv, const char *db) {
         return tg__cli_usage("export", "--limit takes a count");
       break;
     case 'h': return help(export_help);
-    default: return tg__cli_usage("export", "unknown option");
+    default: return tg__cli_usage("export", "unknown option %s", argv[optind - 1]);
     }
   }
   if (optind != argc)

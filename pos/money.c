@@ -3,6 +3,7 @@
  * integers so nothing is lost before the single, documented rounding step.
  */
 #include <assert.h>
+#include <stdio.h>
 
 #include "pos.h"
 
@@ -60,4 +61,16 @@ void tg__allocate(int64_t amount, const int64_t *weights, int64_t *shares, int n
     rest -= give;
     prev = next;
   }
+}
+
+const char *tg__money_format(int64_t v, int exponent, char *buf) {
+  uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, scale = 1;
+  for (int i = 0; i < exponent; i++)
+    scale *= 10;
+  if (exponent == 0)
+    snprintf(buf, TG_MONEY_BUF, "%s%llu", v < 0 ? "-" : "", (unsigned long long)a);
+  else
+    snprintf(buf, TG_MONEY_BUF, "%s%llu.%0*llu", v < 0 ? "-" : "",
+             (unsigned long long)(a / scale), exponent, (unsigned long long)(a % scale));
+  return buf;
 }

@@ -47,6 +47,7 @@ typedef enum {
 
 struct tg_terminal {
   sqlite3 *db;
+  int bulk; /* inside tg__bulk_begin: commits are savepoints of one transaction */
   sqlite3_stmt *stmt[TG__ST_COUNT];
   tg_terminal_info info;
   char detail[TG_DETAIL_MAX];
@@ -105,6 +106,11 @@ void tg__allocate(int64_t amount, const int64_t *weights, int64_t *shares, int n
 /* Wall-clock time in UTC milliseconds: recorded, never used for ordering. */
 int64_t tg__now_ms(void);
 
+/* Formats minor units as major units ("-12.34" for -1234 with exponent 2)
+ * into buf (TG_MONEY_BUF bytes); returns buf. */
+#define TG_MONEY_BUF 32
+const char *tg__money_format(int64_t v, int exponent, char *buf);
+
 /* ----- store.c ----- */
 /* Creates an empty file at path with mode 0600 and makes its directory entry
  * durable; TG_EEXIST (nothing touched) if something is there. */
@@ -122,13 +128,18 @@ int tg__store_load_info(tg_terminal *t);
 sqlite3_stmt *tg__stmt(tg_terminal *t, tg__stmt_id id);
 /* Finalizes every prepared statement of t. */
 void tg__stmt_finalize_all(tg_terminal *t);
-/* Begins a write transaction, or a savepoint inside the caller's one
- * (*nested tells which, for the commit or rollback). */
+/* Begins a write transaction, or inside tg__bulk_begin a savepoint (*nested
+ * tells which, for the commit or rollback). A transaction left open by an
+ * earlier failed rollback is rolled back first. */
 int tg__txn_begin(tg_terminal *t, int *nested);
 /* Commits what tg__txn_begin began; on failure everything is rolled back. */
 int tg__txn_commit(tg_terminal *t, int nested);
 /* Rolls back what tg__txn_begin began; keeps the detail already set. */
 void tg__txn_rollback(tg_terminal *t, int nested);
+/* Groups the following commits into one transaction, for loading many sales
+ * fast (the benchmark's preload); nothing is durable before tg__bulk_end. */
+int tg__bulk_begin(tg_terminal *t);
+int tg__bulk_end(tg_terminal *t);
 /* Raises a named counter ("seq", "receipt") by one inside a transaction. */
 int tg__counter_next(tg_terminal *t, const char *name, int64_t *out);
 /* Reads a named counter. */
@@ -235,8 +246,6 @@ int tg__cli_error(const char *cmd, int rc, const char *detail);
 int tg__cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Opens the terminal at db or prints why not; returns 0 or an exit code. */
 int tg__cli_open(const char *cmd, const char *db, tg_terminal **out);
-/* Formats minor units as major units ("-12.34") into buf (32 bytes). */
-const char *tg__cli_money(int64_t v, int exponent, char *buf);
 /* Formats thousandths ("1.5", "2") into buf (32 bytes). */
 const char *tg__cli_milli(int64_t v, char *buf);
 /* Parses a decimal with at most 3 places ("1.5") into thousandths; -1 if invalid. */

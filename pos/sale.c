@@ -61,12 +61,18 @@ int tg__sale_append(tg_sale *s, const tg__line *line) {
   return 0;
 }
 
+/* An amount in the terminal's currency, for messages. */
+static const char *money(const tg_terminal *t, int64_t v, char *buf) {
+  return tg__money_format(v, t->info.currency_exponent, buf);
+}
+
 /* The line's amount before any discount: qty x price, rounded half-up. */
 static int line_gross(const tg__line *l, int64_t *out) {
   return tg__mul_div_half_up(l->qty_milli, l->unit_price, 1000, out);
 }
 
 int tg_sale_add_line(tg_sale *s, const tg_line *in) {
+  char m1[TG_MONEY_BUF], m2[TG_MONEY_BUF];
   tg_terminal *t = s->t;
   int no = s->n_lines + 1, rc;
   char what[32];
@@ -98,8 +104,8 @@ int tg_sale_add_line(tg_sale *s, const tg_line *in) {
     return tg__fail(t, TG_EOVERFLOW, "line %d: quantity x price is over %lld", no,
                     (long long)TG_MAX_AMOUNT);
   if (in->discount > gross)
-    return tg__fail(t, TG_EDISCOUNT, "line %d: discount %lld is more than the line's %lld", no,
-                    (long long)in->discount, (long long)gross);
+    return tg__fail(t, TG_EDISCOUNT, "line %d: discount %s is more than the line's %s", no,
+                    money(t, in->discount, m1), money(t, gross, m2));
   for (int i = 0; i < s->n_lines; i++) { /* the sale's subtotal must stay bounded */
     int64_t g;
     line_gross(&s->lines[i], &g);
@@ -191,8 +197,9 @@ static int compute_sale_lines(tg_sale *s, tg_totals *tot) {
   else
     tot->order_discount = s->discount_amount;
   if (tot->order_discount > tot->subtotal) {
-    rc = tg__fail(s->t, TG_EDISCOUNT, "order discount %lld is more than the subtotal %lld",
-                  (long long)tot->order_discount, (long long)tot->subtotal);
+    char m1[TG_MONEY_BUF], m2[TG_MONEY_BUF];
+    rc = tg__fail(s->t, TG_EDISCOUNT, "order discount %s is more than the subtotal %s",
+                  money(s->t, tot->order_discount, m1), money(s->t, tot->subtotal, m2));
     goto done;
   }
   tg__allocate(tot->order_discount, nets, shares, s->n_lines);
@@ -233,6 +240,7 @@ static int compute_refund_lines(tg_sale *s, tg_totals *tot) {
 }
 
 int tg__sale_compute(tg_sale *s, tg_totals *tot, int with_tenders) {
+  char m1[TG_MONEY_BUF], m2[TG_MONEY_BUF], m3[TG_MONEY_BUF];
   int64_t cash = 0;
   int rc;
   memset(tot, 0, sizeof *tot);
@@ -250,18 +258,18 @@ int tg__sale_compute(tg_sale *s, tg_totals *tot, int with_tenders) {
     if (s->n_tenders == 0)
       tot->tendered = tot->total; /* all back in cash */
     else if (with_tenders && tot->tendered != tot->total)
-      return tg__fail(s->t, TG_ETENDER, "refund tenders add up to %lld, not the refund's %lld",
-                      (long long)tot->tendered, (long long)tot->total);
+      return tg__fail(s->t, TG_ETENDER, "refund tenders add up to %s, not the refund's %s",
+                      money(s->t, tot->tendered, m1), money(s->t, tot->total, m2));
     return 0;
   }
   if (with_tenders && tot->tendered < tot->total)
-    return tg__fail(s->t, TG_ESHORT, "tenders %lld are short of the total %lld by %lld",
-                    (long long)tot->tendered, (long long)tot->total,
-                    (long long)(tot->total - tot->tendered));
+    return tg__fail(s->t, TG_ESHORT, "tenders %s are short of the total %s by %s",
+                    money(s->t, tot->tendered, m1), money(s->t, tot->total, m2),
+                    money(s->t, tot->total - tot->tendered, m3));
   if (with_tenders && tot->tendered - cash > tot->total)
     return tg__fail(s->t, TG_ETENDER,
-                    "non-cash tenders %lld exceed the total %lld: change is given only from cash",
-                    (long long)(tot->tendered - cash), (long long)tot->total);
+                    "non-cash tenders %s exceed the total %s: change is given only from cash",
+                    money(s->t, tot->tendered - cash, m1), money(s->t, tot->total, m2));
   tot->change = tot->tendered > tot->total ? tot->tendered - tot->total : 0;
   return 0;
 }

@@ -1,4 +1,5 @@
 /* The terminal's SQLite file: settings, schema versions, statements and transactions. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -72,9 +73,32 @@ static int step_done(tg_terminal *t, tg__stmt_id id, const char *what) {
 }
 
 int tg__txn_begin(tg_terminal *t, int *nested) {
-  *nested = !sqlite3_get_autocommit(t->db);
+  *nested = t->bulk;
+  if (!t->bulk && !sqlite3_get_autocommit(t->db)) {
+    /* A rollback that failed earlier (out of memory, I/O) left a transaction
+     * open: end it, or this commit would only be a savepoint inside it. */
+    int rc = step_done(t, TG__ST_ROLLBACK, "could not end an earlier failed transaction");
+    if (rc != 0)
+      return rc;
+  }
   return step_done(t, *nested ? TG__ST_SAVEPOINT : TG__ST_BEGIN,
                    "could not start a transaction");
+}
+
+int tg__bulk_begin(tg_terminal *t) {
+  assert(!t->bulk);
+  int rc = step_done(t, TG__ST_BEGIN, "could not start a bulk transaction");
+  t->bulk = rc == 0;
+  return rc;
+}
+
+int tg__bulk_end(tg_terminal *t) {
+  assert(t->bulk);
+  t->bulk = 0;
+  int rc = step_done(t, TG__ST_COMMIT, "could not commit a bulk transaction");
+  if (rc != 0 && !sqlite3_get_autocommit(t->db))
+    step_done(t, TG__ST_ROLLBACK, "rollback");
+  return rc;
 }
 
 int tg__txn_commit(tg_terminal *t, int nested) {
@@ -127,7 +151,7 @@ int tg__counter_get(tg_terminal *t, const char *name, int64_t *out) {
   return 0;
 }
 
-/* Reads an integer PRAGMA. */
+/* Reads the integer answer of a PRAGMA or query. */
 static int pragma_int(tg_terminal *t, const char *sql, int *out) {
   sqlite3_stmt *st;
   int rc = sqlite3_prepare_v2(t->db, sql, -1, &st, NULL);
@@ -162,7 +186,11 @@ static int check_version(tg_terminal *t, const char *path, int *version) {
     rc = pragma_int(t, "PRAGMA user_version", version);
   if (rc != 0)
     return rc;
-  if (app_id == 0 && *version == 0)
+  int n_tables = 0;
+  if (app_id == 0 && *version == 0 &&
+      (rc = pragma_int(t, "SELECT count(*) FROM sqlite_schema", &n_tables)) != 0)
+    return rc;
+  if (app_id == 0 && *version == 0 && n_tables == 0)
     return tg__fail(t, TG_ENOTDB,
                     "%s holds no terminal (its 'tillgroup init' did not finish?): "
                     "remove it and run 'tillgroup init' again",
@@ -241,12 +269,16 @@ int tg__store_open(tg_terminal *t, const char *path, int created) {
   if (rc != SQLITE_OK)
     return tg__db_fail(t, rc, "could not configure the database");
   sqlite3_stmt *st;
+  const unsigned char *mode = NULL;
   rc = sqlite3_prepare_v2(t->db, "PRAGMA journal_mode", -1, &st, NULL);
-  if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-      strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0)
-    rc = SQLITE_CANTOPEN;
+  if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW &&
+      (mode = sqlite3_column_text(st, 0)) == NULL)
+    rc = SQLITE_NOMEM;
+  int wal = mode != NULL && strcmp((const char *)mode, "wal") == 0;
   sqlite3_finalize(st);
-  if (rc != SQLITE_OK)
+  if (rc != SQLITE_ROW)
+    return tg__db_fail(t, rc, "could not read the journal mode");
+  if (!wal)
     return tg__fail(t, TG_ECANTOPEN, "%s: the file system does not support WAL mode", path);
   if (!created && version < TG_SCHEMA_VERSION)
     return upgrade(t, path);

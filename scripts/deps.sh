@@ -6,7 +6,7 @@ set -eu
 
 packages="build-essential pkg-config clang libclang-rt-14-dev
 libsqlite3-dev sqlite3 libjansson-dev libsodium-dev libcmocka-dev
-tzdata"
+tzdata jq"
 
 missing=""
 for p in $packages; do

@@ -1,0 +1,91 @@
+#!/bin/sh
+# The tillgroup program end to end, as TAP: exit codes, one-line errors,
+# help on every command, the example program, exported symbols and install.
+BUILD=${1:-build}
+TG="$PWD/$BUILD/tillgroup"
+dir=$(mktemp -d /tmp/tillgroup-cli-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+export TILLGROUP_DB="$dir/t.db"
+n=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+# check NAME COMMAND...: passes when the command succeeds
+check() { name=$1; shift; if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi; }
+# expect_exit NAME CODE ERROR-NAME COMMAND...: exit code CODE, one stderr line naming ERROR-NAME
+expect_exit() {
+  name=$1 code=$2 err=$3; shift 3
+  "$@" >"$dir/out" 2>"$dir/err" </dev/null
+  rc=$?
+  lines=$(wc -l <"$dir/err")
+  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q -- "$err" "$dir/err"; then
+    ok "$name"
+  else
+    not_ok "$name" "exit $rc (want $code), stderr:" "$(cat "$dir/err")"
+  fi
+}
+
+sale='{"uuid":"11111111-2222-4333-8444-555555555555","lines":[{"sku":"6901","name":"有机全脂牛奶 1L","qty":2,"unit_price":1290},{"sku":"2001","name":"苹果","qty_milli":2500,"unit_price":798,"discount":50}],"order_discount":100,"tenders":[{"kind":"cash","amount":5000}]}'
+
+check "--help" sh -c "$TG --help | grep -q 'usage: tillgroup'"
+for c in init sale show refund status export bench; do
+  check "$c --help" sh -c "$TG $c --help | grep -q 'usage: tillgroup'"
+done
+check "--version" sh -c "$TG --version | grep -q 'schema'"
+expect_exit "unknown command is a usage error" 2 "unknown command" "$TG" fly
+expect_exit "unknown option is a usage error" 2 "unknown option" "$TG" status --fast
+expect_exit "a missing database says to run init" 3 "TG_ENOENT" "$TG" status
+expect_exit "init needs --store" 2 "required" "$TG" init --terminal T1
+expect_exit "init refuses a bad store id" 1 "TG_EID" "$TG" init --store s-1 --terminal T1
+expect_exit "init refuses an unknown currency" 1 "TG_ECURRENCY" "$TG" init --store S1 --terminal T1 --currency RMB
+check "init" "$TG" init --store S1 --terminal T1
+check "the database is private (0600)" sh -c "[ \$(stat -c %a '$dir/t.db') = 600 ]"
+expect_exit "init refuses an existing terminal" 1 "TG_EEXIST" "$TG" init --store S1 --terminal T1
+
+check "sale prints the receipt number" sh -c "echo '$sale' | $TG sale | grep -qx S1-T1-1"
+check "the same sale again prints the same receipt" sh -c "echo '$sale' | $TG sale | grep -qx S1-T1-1"
+check "sale --json prints the record" sh -c "echo '$sale' | $TG sale --json | jq -e '.receipt == \"S1-T1-1\" and .total == 4425 and .change == 575'"
+expect_exit "malformed JSON is refused" 1 "TG_EJSON" sh -c "echo '{\"uuid\":' | $TG sale"
+expect_exit "a short payment is refused" 1 "TG_ESHORT" sh -c "echo '$sale' | sed 's/11111111-2222/21111111-2222/; s/5000/100/' | $TG sale"
+expect_exit "more than 1 MiB on stdin is refused" 1 "TG_EJSON" sh -c "head -c 1048600 /dev/zero | tr '\\0' ' ' | $TG sale"
+check "sale --void records a void" sh -c "echo '$sale' | sed 's/11111111-2222/31111111-2222/' | $TG sale --void | grep -qx voided"
+
+check "show" sh -c "$TG show S1-T1-1 | grep -q '44.25 CNY'"
+check "show --json" sh -c "$TG show S1-T1-1 --json | jq -e '.lines[1].amount == 1903'"
+expect_exit "show of an unknown receipt" 1 "TG_ENORECEIPT" "$TG" show S1-T1-99
+expect_exit "show needs a receipt" 2 "receipt" "$TG" show
+
+check "refund one unit" sh -c "$TG refund S1-T1-1 --line 1:1 | grep -qx S1-T1-2"
+check "refund the rest" sh -c "$TG refund S1-T1-1 --all --json | jq -e '.total == 3164 and .original_receipt == \"S1-T1-1\"'"
+expect_exit "refund beyond what was sold" 1 "TG_EOVERREFUND" "$TG" refund S1-T1-1 --line 2:0.001
+expect_exit "refund with a bad quantity" 2 "quantity" "$TG" refund S1-T1-1 --line 1:abc
+expect_exit "refund needs --all or --line" 2 "--all" "$TG" refund S1-T1-1
+check "a retried refund is written once" sh -c "
+  a=\$($TG refund S1-T1-1 --all --uuid 41111111-2222-4333-8444-555555555555 2>&1)
+  b=\$($TG refund S1-T1-1 --all --uuid 41111111-2222-4333-8444-555555555555 2>&1)
+  echo \"\$a\" | grep -q TG_EOVERREFUND && [ \"\$a\" = \"\$b\" ]"
+
+check "status" sh -c "$TG status | grep -q '4 records waiting'"
+check "status --json" sh -c "$TG status --json | jq -e '.depth == 4 and .last_seq == 4 and .oldest_unsent_seq == 1 and .db_bytes > 0'"
+check "export writes every record in seq order" sh -c "$TG export | jq -e -s 'map(.kind) == [\"sale\", \"void\", \"refund\", \"refund\"] and map(.seq) == [1, 2, 3, 4]'"
+check "export --since --limit" sh -c "$TG export --since 1 --limit 2 | jq -e -s 'map(.seq) == [2, 3]'"
+expect_exit "export --since needs a number" 2 "record number" "$TG" export --since -1
+
+check "bench ledger --json" sh -c "$TG bench ledger --sales 40 --rounds 2 --dir '$dir' --json | jq -e 'has(\"commits_per_s\") and has(\"p50_ms\") and has(\"p99_ms\") and has(\"floor_commits_per_s\") and has(\"floor_p99_ms\") and .ratio > 0'"
+
+check "the example program" sh -c "$BUILD/tests/example '$dir/example.db' | grep -qx 'sale S1-T1-1: total 3677, change 1323'"
+check "the shared library exports only tg_ names" sh -c "
+  syms=\$(nm -D --defined-only $BUILD/libtillgroup.so.0 | awk '{print \$3}')
+  [ -n \"\$syms\" ] && ! echo \"\$syms\" | grep -v '^tg_' && echo \"\$syms\" | grep -qx tg_sale_commit"
+check "make install, then build the example with pkg-config" sh -c "
+  make -s install BUILD=$BUILD PREFIX=/usr DESTDIR='$dir/root' >/dev/null &&
+  for f in usr/bin/tillgroup usr/include/tillgroup.h usr/lib/libtillgroup.a usr/lib/libtillgroup.so.0 \
+           usr/lib/pkgconfig/tillgroup.pc usr/share/man/man1/tillgroup.1; do
+    [ -e '$dir/root/'\$f ] || { echo missing \$f; exit 1; }
+  done &&
+  make -s install BUILD=$BUILD PREFIX='$dir/prefix' >/dev/null &&
+  PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' cc -o '$dir/ex' tests/example.c \
+    \$(PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' pkg-config --cflags --libs tillgroup) &&
+  LD_LIBRARY_PATH='$dir/prefix/lib' '$dir/ex' '$dir/ex.db' | grep -q 'refund S1-T1-2'"
+check "the man page names every command" sh -c "for c in init sale show refund status export bench; do grep -q \"^\\.B \$c\\|^\\.SS \$c\" docs/tillgroup.1 || { echo \$c; exit 1; }; done"
+echo "1..$n"

@@ -1,0 +1,57 @@
+/* Shared helpers of the test suites: temporary terminals, sales, ledger checks. */
+#ifndef TG_TEST_HELPERS_H
+#define TG_TEST_HELPERS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+/* cmocka after the headers it needs */
+#include <cmocka.h>
+
+#include "pos.h"
+#include "tillgroup.h"
+
+/* Skips the running test and prints why, for the summary. */
+#define TT_SKIP(reason)                           \
+  do {                                            \
+    printf("# skip reason: %s\n", reason);        \
+    skip();                                       \
+  } while (0)
+
+/* Asserts that rc is 0, printing the handle's detail if not. */
+#define TT_OK(t, rc)                                                            \
+  do {                                                                          \
+    int tt_rc_ = (rc);                                                          \
+    if (tt_rc_ != 0)                                                            \
+      fail_msg("%s: %s", tg_err_name(tt_rc_), tg_last_detail(t));               \
+  } while (0)
+
+/* A new empty folder; free with tt_rmtree(). */
+char *tt_tmpdir(void);
+/* Removes dir and the files in it, and frees it. */
+void tt_rmtree(char *dir);
+/* Initialises terminal S1-T1 (CNY, Asia/Shanghai) at dir/t.db, copies the path
+ * into path (4096 bytes) and returns it open. */
+tg_terminal *tt_terminal(const char *dir, char *path);
+/* The UUID numbered i: 00000000-0000-4000-8000-<i as 12 hex digits>. */
+void tt_uuid(uint64_t i, char out[TG_UUID_LEN + 1]);
+/* A sale numbered i with n_lines lines whose content depends only on i, and
+ * an exact cash tender: the same i always makes the same request. */
+tg_sale *tt_sale(tg_terminal *t, uint64_t i, int n_lines);
+/* Commits tt_sale(t, i, n_lines) and returns 0 or the error code. */
+int tt_commit(tg_terminal *t, uint64_t i, int n_lines, char receipt[TG_RECEIPT_MAX]);
+/* Checks every ledger invariant of the database at path through its own
+ * connection (integrity, gapless seq and receipt numbers, each record whole
+ * and summing exactly, refunds within what was sold); fails the test on any
+ * violation. Returns the number of records. */
+int64_t tt_check_ledger(const char *path);
+/* A fingerprint of everything the ledger holds, to show a refused input
+ * changed nothing. */
+uint64_t tt_fingerprint(const char *path);
+/* Counts records whose uuid is tt_uuid(i). */
+int tt_count_uuid(const char *path, uint64_t i);
+
+#endif
