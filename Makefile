@@ -85,7 +85,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: all $(TEST_BIN) $(BUILD)/tests/example $(FUZZ_BIN)
-	@BUILD=$(BUILD) sh tests/run.sh
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) SAN_FLAGS="$(SAN)" sh tests/run.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined test-run

@@ -17,7 +17,8 @@
 #define TG_DIGEST_LEN 16
 #define TG_JSON_MAX (1024 * 1024) /* largest sale JSON accepted from a host */
 
-/* Prepared statements, made once per handle on first use (store.c). */
+/* Prepared statements, made once per handle on first use (store.c); BEGIN
+ * through ROLLBACK_TO, kept first, are made when the terminal is opened. */
 #define TG__STMT_MAP(XX)                                                                  \
   XX(BEGIN, "BEGIN IMMEDIATE")                                                            \
   XX(COMMIT, "COMMIT")                                                                    \

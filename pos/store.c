@@ -280,6 +280,10 @@ int tg__store_open(tg_terminal *t, const char *path, int created) {
     return tg__db_fail(t, rc, "could not read the journal mode");
   if (!wal)
     return tg__fail(t, TG_ECANTOPEN, "%s: the file system does not support WAL mode", path);
+  /* Transaction control is prepared now, so a rollback never needs memory. */
+  for (int id = TG__ST_BEGIN; id <= TG__ST_ROLLBACK_TO; id++)
+    if (tg__stmt(t, (tg__stmt_id)id) == NULL)
+      return tg__from_sqlite(sqlite3_errcode(t->db));
   if (!created && version < TG_SCHEMA_VERSION)
     return upgrade(t, path);
   return 0;

@@ -197,8 +197,12 @@ TG_EXTERN int tg_sale_get_totals(tg_sale *s, tg_totals *out);
 /*
  * Writes the sale, its lines, tenders and outbox record in one durable
  * transaction and copies "STORE-TERMINAL-N" into receipt (TG_RECEIPT_MAX
- * bytes). When this returns 0 the sale survives power loss. On failure
- * nothing is written and the sale may be committed again.
+ * bytes, or NULL). When this returns 0 the sale survives power loss. When it
+ * fails the sale is not in the ledger -- except after an I/O error on the
+ * final sync, when the disk may hold it after all: so on any failure retry
+ * under the same uuid (here or after a restart), which returns the receipt
+ * number if the sale was recorded and records it if not. Never re-ring a
+ * failed sale under a new uuid.
  */
 TG_EXTERN int tg_sale_commit(tg_sale *s, char receipt[TG_RECEIPT_MAX]);
 

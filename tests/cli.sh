@@ -2,6 +2,8 @@
 # The tillgroup program end to end, as TAP: exit codes, one-line errors,
 # help on every command, the example program, exported symbols and install.
 BUILD=${1:-build}
+SANITIZE=${SANITIZE:-}   # the sanitizers the build under test was made with
+SAN_FLAGS=${SAN_FLAGS:-}
 TG="$PWD/$BUILD/tillgroup"
 dir=$(mktemp -d /tmp/tillgroup-cli-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
@@ -78,13 +80,13 @@ check "the shared library exports only tg_ names" sh -c "
   syms=\$(nm -D --defined-only $BUILD/libtillgroup.so.0 | awk '{print \$3}')
   [ -n \"\$syms\" ] && ! echo \"\$syms\" | grep -v '^tg_' && echo \"\$syms\" | grep -qx tg_sale_commit"
 check "make install, then build the example with pkg-config" sh -c "
-  make -s install BUILD=$BUILD PREFIX=/usr DESTDIR='$dir/root' >/dev/null &&
+  make -s install BUILD=$BUILD SANITIZE=$SANITIZE PREFIX=/usr DESTDIR='$dir/root' >/dev/null &&
   for f in usr/bin/tillgroup usr/include/tillgroup.h usr/lib/libtillgroup.a usr/lib/libtillgroup.so.0 \
            usr/lib/pkgconfig/tillgroup.pc usr/share/man/man1/tillgroup.1; do
     [ -e '$dir/root/'\$f ] || { echo missing \$f; exit 1; }
   done &&
-  make -s install BUILD=$BUILD PREFIX='$dir/prefix' >/dev/null &&
-  PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' cc -o '$dir/ex' tests/example.c \
+  make -s install BUILD=$BUILD SANITIZE=$SANITIZE PREFIX='$dir/prefix' >/dev/null &&
+  PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' cc $SAN_FLAGS -o '$dir/ex' tests/example.c \
     \$(PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' pkg-config --cflags --libs tillgroup) &&
   LD_LIBRARY_PATH='$dir/prefix/lib' '$dir/ex' '$dir/ex.db' | grep -q 'refund S1-T1-2'"
 check "the man page names every command" sh -c "for c in init sale show refund status export bench; do grep -q \"^\\.B \$c\\|^\\.SS \$c\" docs/tillgroup.1 || { echo \$c; exit 1; }; done"
