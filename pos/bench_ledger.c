@@ -59,41 +59,80 @@ static int commit_one(tg_terminal *t, int i, int n_lines) {
   return rc;
 }
 
-/* The floor: one durable single-row transaction per sale. */
+/*
+ * A reference measured beside the ledger: plain SQL in one durable
+ * transaction per sale (WAL, synchronous=FULL), on the same disk.
+ */
+typedef struct {
+  const char *file;
+  const char *schema;
+  const char *steps[3]; /* between BEGIN IMMEDIATE and COMMIT; ?1 is the body size */
+} reference;
+
+/* The floor: the least any durable sale can cost, one small row. */
+static const reference floor_ref = {
+    "floor.db", "CREATE TABLE sale(id INTEGER PRIMARY KEY, uuid BLOB, total INTEGER)",
+    {"INSERT INTO sale(uuid, total) VALUES(randomblob(16), 1000)"}};
+
+/* The writes the ledger's design requires, done by hand: its own seq and
+ * receipt counters, one record row of the same size with a unique uuid and a
+ * unique receipt number. Ledger / writes is tillgroup's own overhead. */
+static const reference writes_ref = {
+    "writes.db",
+    "CREATE TABLE counter(id INTEGER PRIMARY KEY, seq INTEGER, receipt INTEGER);"
+    "INSERT INTO counter VALUES (1, 0, 0);"
+    "CREATE TABLE record(seq INTEGER PRIMARY KEY, uuid BLOB UNIQUE, receipt_no INTEGER UNIQUE,"
+    " body BLOB)",
+    {"UPDATE counter SET seq = seq + 1, receipt = receipt + 1 WHERE id = 1",
+     "INSERT INTO record SELECT seq, randomblob(16), receipt, zeroblob(?1) FROM counter"}};
+
 typedef struct {
   sqlite3 *db;
-  sqlite3_stmt *begin, *insert, *commit;
-} floor_db;
+  sqlite3_stmt *st[5]; /* BEGIN, the steps, COMMIT */
+  int n;
+} reference_db;
 
-static int floor_open(floor_db *f, const char *path) {
-  if (sqlite3_open(path, &f->db) != SQLITE_OK ||
-      sqlite3_exec(f->db,
-                   "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                   "CREATE TABLE IF NOT EXISTS sale(id INTEGER PRIMARY KEY, uuid BLOB, total INTEGER)",
-                   NULL, NULL, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(f->db, "BEGIN IMMEDIATE", -1, &f->begin, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(f->db, "INSERT INTO sale(uuid, total) VALUES(randomblob(16), ?1)", -1,
-                         &f->insert, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(f->db, "COMMIT", -1, &f->commit, NULL) != SQLITE_OK)
+static int reference_open(reference_db *r, const reference *ref, const char *dir, int body) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", dir, ref->file);
+  if (sqlite3_open(path, &r->db) != SQLITE_OK ||
+      sqlite3_exec(r->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL", NULL, NULL,
+                   NULL) != SQLITE_OK ||
+      sqlite3_exec(r->db, ref->schema, NULL, NULL, NULL) != SQLITE_OK)
     return TG_EIO;
+  const char *sql[5] = {"BEGIN IMMEDIATE"};
+  int n = 1;
+  for (int i = 0; i < 3 && ref->steps[i] != NULL; i++)
+    sql[n++] = ref->steps[i];
+  sql[n++] = "COMMIT";
+  for (r->n = 0; r->n < n; r->n++) {
+    if (sqlite3_prepare_v2(r->db, sql[r->n], -1, &r->st[r->n], NULL) != SQLITE_OK)
+      return TG_EIO;
+    if (sqlite3_bind_parameter_count(r->st[r->n]) == 1)
+      sqlite3_bind_int(r->st[r->n], 1, body);
+  }
   return 0;
 }
 
-static int floor_commit(floor_db *f, int i) {
-  sqlite3_bind_int64(f->insert, 1, 1000 + i);
-  int ok = sqlite3_step(f->begin) == SQLITE_DONE && sqlite3_step(f->insert) == SQLITE_DONE &&
-           sqlite3_step(f->commit) == SQLITE_DONE;
-  sqlite3_reset(f->begin);
-  sqlite3_reset(f->insert);
-  sqlite3_reset(f->commit);
+static int reference_commit(reference_db *r) {
+  int ok = 1;
+  for (int i = 0; i < r->n; i++) {
+    ok = ok && sqlite3_step(r->st[i]) == SQLITE_DONE;
+    sqlite3_reset(r->st[i]);
+  }
   return ok ? 0 : TG_EIO;
 }
 
-static void floor_close(floor_db *f) {
-  sqlite3_finalize(f->begin);
-  sqlite3_finalize(f->insert);
-  sqlite3_finalize(f->commit);
-  sqlite3_close(f->db);
+static void reference_close(reference_db *r, const reference *ref, const char *dir) {
+  char path[4200];
+  for (int i = 0; i < r->n; i++)
+    sqlite3_finalize(r->st[i]);
+  sqlite3_close(r->db);
+  const char *suffix[] = {"", "-wal", "-shm"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s%s", dir, ref->file, suffix[i]);
+    unlink(path);
+  }
 }
 
 /* Fills the ledger with n sales quickly: not durable per sale, same code path. */
@@ -146,10 +185,14 @@ static const char bench_help[] =
     "usage: tillgroup bench ledger [--sales N] [--lines L] [--preload P] [--rounds R]\n"
     "                              [--dir DIR] [--json]\n"
     "Commits N sales of L lines (default 2000 x 5) into a fresh terminal database\n"
-    "that first receives P sales (default 0), and N durable single-row SQLite\n"
-    "transactions (the floor) in the same folder, interleaved in R rounds (default 10).\n"
-    "Prints throughput, p50/p99 latency, their ratio and the peak RSS while committing.\n"
+    "that first receives P sales (default 0). In the same folder and run, interleaved\n"
+    "in R rounds (default 10), it measures two references of N durable transactions:\n"
+    "the floor (one small row each) and the ledger's required writes done in plain\n"
+    "SQL (counters, one record row with unique uuid and receipt number).\n"
+    "Prints throughput, p50/p99 latency, ratios and the peak RSS while committing.\n"
     "DIR defaults to a new folder under /var/tmp, removed afterwards.\n";
+
+enum { LEDGER, FLOOR, WRITES, N_SERIES };
 
 int tg__cmd_bench(int argc, char **argv, const char *db) {
   static const struct option opts[] = {
@@ -159,7 +202,7 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
       {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
   int64_t sales = 2000, lines = 5, pre = 0, rounds = 10;
   const char *dir = NULL;
-  char tmp[] = "/var/tmp/tillgroup-bench-XXXXXX", path[4096], fpath[4096], side[4200];
+  char tmp[] = "/var/tmp/tillgroup-bench-XXXXXX", path[4096], side[4200];
   int as_json = 0, o, rc;
   (void)db;
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
@@ -184,37 +227,47 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
   if (dir == NULL && (dir = mkdtemp(tmp)) == NULL)
     return tg__cli_error("bench", TG_ECANTOPEN, "could not make a folder under /var/tmp");
   snprintf(path, sizeof path, "%s/ledger.db", dir);
-  snprintf(fpath, sizeof fpath, "%s/floor.db", dir);
 
   tg_terminal_config cfg = {"BENCH", "T1", "CNY", "UTC"};
-  char detail[TG_DETAIL_MAX];
+  char detail[TG_DETAIL_MAX] = "";
   tg_terminal *t = NULL;
-  floor_db f = {0};
-  series led = {0}, flo = {0};
-  led.ms = malloc((size_t)sales * sizeof(double));
-  flo.ms = malloc((size_t)sales * sizeof(double));
-  rc = led.ms && flo.ms ? tg_terminal_init(path, &cfg, detail, sizeof detail) : TG_ENOMEM;
+  reference_db refs[N_SERIES] = {{0}};
+  const reference *ref_of[N_SERIES] = {NULL, &floor_ref, &writes_ref};
+  series s[N_SERIES] = {{0}};
+  for (int k = 0; k < N_SERIES; k++)
+    s[k].ms = malloc((size_t)sales * sizeof(double));
+  rc = s[LEDGER].ms && s[FLOOR].ms && s[WRITES].ms
+           ? tg_terminal_init(path, &cfg, detail, sizeof detail)
+           : TG_ENOMEM;
   if (rc == 0)
     rc = tg_terminal_open(path, &t);
   if (rc == 0 && pre > 0) {
     fprintf(stderr, "bench: preloading %lld sales...\n", (long long)pre);
     rc = preload(t, pre, (int)lines);
   }
-  if (rc == 0)
-    rc = floor_open(&f, fpath);
+  /* One untimed sale gives the record size the writes reference copies. */
+  int body = 0;
+  if (rc == 0 && (rc = commit_one(t, (int)pre, (int)lines)) == 0) {
+    char *z;
+    size_t len;
+    if ((rc = tg__record_body(t, pre + 1, &z, &len)) == 0)
+      body = (int)len;
+    tg__free(z);
+  }
+  for (int k = FLOOR; rc == 0 && k < N_SERIES; k++)
+    rc = reference_open(&refs[k], ref_of[k], dir, body);
   reset_peak_rss();
   for (int64_t r = 0; rc == 0 && r < rounds; r++) {
     int64_t per = sales / rounds + (r < sales % rounds);
-    for (int side_i = 0; side_i < 2 && rc == 0; side_i++) {
-      int ledger_turn = (side_i + (int)r) % 2 == 0; /* alternate who goes first */
+    for (int turn = 0; turn < N_SERIES && rc == 0; turn++) {
+      int k = (turn + (int)r) % N_SERIES; /* rotate who goes first */
       for (int64_t i = 0; i < per && rc == 0; i++) {
         double t0 = now_ms();
-        rc = ledger_turn ? commit_one(t, (int)(pre + led.n), (int)lines)
-                         : floor_commit(&f, flo.n);
+        rc = k == LEDGER ? commit_one(t, (int)(pre + 1 + s[k].n), (int)lines)
+                         : reference_commit(&refs[k]);
         double dt = now_ms() - t0;
-        series *s = ledger_turn ? &led : &flo;
-        s->ms[s->n++] = dt;
-        s->total_ms += dt;
+        s[k].ms[s[k].n++] = dt;
+        s[k].total_ms += dt;
       }
     }
   }
@@ -222,31 +275,40 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
   if (rc != 0) {
     rc = tg__cli_error("bench", rc, t ? tg_last_detail(t) : detail);
   } else {
-    double cps, p50, p99, fcps, fp50, fp99;
-    summarize(&led, &cps, &p50, &p99);
-    summarize(&flo, &fcps, &fp50, &fp99);
-    printf(as_json ? "{\"sales\":%lld,\"lines\":%lld,\"preload\":%lld,\"rounds\":%lld,"
-                     "\"commits_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
-                     "\"floor_commits_per_s\":%.1f,\"floor_p50_ms\":%.3f,\"floor_p99_ms\":%.3f,"
-                     "\"ratio\":%.3f,\"rss_peak_kib\":%ld}\n"
-                   : "sales %lld x %lld lines into a ledger of %lld sales, %lld rounds\n"
-                     "ledger  %9.1f commits/s  p50 %.3f ms  p99 %.3f ms\n"
-                     "floor   %9.1f commits/s  p50 %.3f ms  p99 %.3f ms\n"
-                     "ratio   %.3f of the floor's throughput; peak RSS %ld KiB\n",
-           (long long)sales, (long long)lines, (long long)pre, (long long)rounds, cps, p50, p99,
-           fcps, fp50, fp99, fcps > 0 ? cps / fcps : 0, rss);
+    double cps[N_SERIES], p50[N_SERIES], p99[N_SERIES];
+    for (int k = 0; k < N_SERIES; k++)
+      summarize(&s[k], &cps[k], &p50[k], &p99[k]);
+    double ratio = cps[LEDGER] / cps[FLOOR], writes_ratio = cps[WRITES] / cps[FLOOR];
+    double overhead = cps[LEDGER] / cps[WRITES];
+    if (as_json)
+      printf("{\"sales\":%lld,\"lines\":%lld,\"preload\":%lld,\"rounds\":%lld,"
+             "\"record_bytes\":%d,\"commits_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+             "\"floor_commits_per_s\":%.1f,\"floor_p50_ms\":%.3f,\"floor_p99_ms\":%.3f,"
+             "\"writes_commits_per_s\":%.1f,\"writes_p50_ms\":%.3f,\"writes_p99_ms\":%.3f,"
+             "\"ratio\":%.3f,\"writes_ratio\":%.3f,\"ledger_to_writes\":%.3f,"
+             "\"rss_peak_kib\":%ld}\n",
+             (long long)sales, (long long)lines, (long long)pre, (long long)rounds, body,
+             cps[LEDGER], p50[LEDGER], p99[LEDGER], cps[FLOOR], p50[FLOOR], p99[FLOOR],
+             cps[WRITES], p50[WRITES], p99[WRITES], ratio, writes_ratio, overhead, rss);
+    else
+      printf("%lld sales x %lld lines (records of %d bytes) into a ledger of %lld, %lld rounds\n"
+             "ledger  %9.1f commits/s  p50 %.3f ms  p99 %.3f ms\n"
+             "floor   %9.1f commits/s  p50 %.3f ms  p99 %.3f ms\n"
+             "writes  %9.1f commits/s  p50 %.3f ms  p99 %.3f ms\n"
+             "ledger/floor %.3f   writes/floor %.3f   ledger/writes %.3f   peak RSS %ld KiB\n",
+             (long long)sales, (long long)lines, body, (long long)pre, (long long)rounds,
+             cps[LEDGER], p50[LEDGER], p99[LEDGER], cps[FLOOR], p50[FLOOR], p99[FLOOR],
+             cps[WRITES], p50[WRITES], p99[WRITES], ratio, writes_ratio, overhead, rss);
   }
-  floor_close(&f);
+  for (int k = FLOOR; k < N_SERIES; k++)
+    reference_close(&refs[k], ref_of[k], dir);
   tg_terminal_close(t);
-  free(led.ms);
-  free(flo.ms);
+  for (int k = 0; k < N_SERIES; k++)
+    free(s[k].ms);
   if (dir == tmp) { /* our own folder: leave nothing behind */
-    const char *files[] = {path, fpath};
-    for (int i = 0; i < 2; i++) {
-      unlink(files[i]);
-      snprintf(side, sizeof side, "%s-wal", files[i]);
-      unlink(side);
-      snprintf(side, sizeof side, "%s-shm", files[i]);
+    const char *suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+      snprintf(side, sizeof side, "%s%s", path, suffix[i]);
       unlink(side);
     }
     rmdir(dir);

@@ -31,11 +31,13 @@ static int find_prior(tg_sale *s, const unsigned char digest[TG_DIGEST_LEN], pri
   return rc == SQLITE_DONE ? 0 : tg__db_fail(t, rc, "could not look up the sale id");
 }
 
-/* Writes the record row: the sale, its outbox entry and its body at once. */
-static int insert_record(tg_sale *s, const tg_totals *tot, int64_t receipt_no,
-                         const unsigned char digest[TG_DIGEST_LEN]) {
+/* Writes the record row: the sale, its outbox entry and its body at once.
+ * Sets *duplicate when the uuid is already in the ledger. */
+static int insert_record(tg_sale *s, const tg_totals *tot,
+                         const unsigned char digest[TG_DIGEST_LEN], char *receipt,
+                         int *duplicate) {
   tg_terminal *t = s->t;
-  int64_t seq, now = tg__now_ms();
+  int64_t seq, receipt_no, now = tg__now_ms();
   char *body;
   size_t len;
   /* A refund without tenders goes back in cash; a void was never paid. */
@@ -46,7 +48,7 @@ static int insert_record(tg_sale *s, const tg_totals *tot, int64_t receipt_no,
     tenders = &implied;
     n_tenders = 1;
   }
-  int rc = tg__counter_next(t, "seq", &seq);
+  int rc = tg__counter_next(t, s->kind != TG_RECORD_VOID, &seq, &receipt_no);
   if (rc != 0)
     return rc;
   if ((rc = tg__record_encode(s, tot, tenders, n_tenders, seq, receipt_no, now, &body, &len)) != 0)
@@ -69,7 +71,12 @@ static int insert_record(tg_sale *s, const tg_totals *tot, int64_t receipt_no,
   rc = sqlite3_step(st);
   sqlite3_reset(st);
   tg__free(body);
-  return rc == SQLITE_DONE ? 0 : tg__db_fail(t, rc, "could not write the record");
+  *duplicate = rc == SQLITE_CONSTRAINT_UNIQUE;
+  if (rc != SQLITE_DONE)
+    return tg__db_fail(t, rc, "could not write the record");
+  if (receipt != NULL && receipt_no > 0)
+    tg__receipt_format(t, receipt_no, receipt);
+  return 0;
 }
 
 /* The answer to a uuid that is already in the database. */
@@ -92,24 +99,19 @@ static int answer_prior(tg_sale *s, const prior_use *p, char *receipt) {
   return 0;
 }
 
-/* Writes s as kind, with a receipt number unless it is a void. */
+/* Writes s as kind, with a receipt number unless it is a void. The uuid's
+ * uniqueness is left to the index: only when it refuses the row is the
+ * earlier use looked up, so a new sale costs no extra search. */
 static int write_sale(tg_sale *s, char *receipt) {
   tg_terminal *t = s->t;
   unsigned char digest[TG_DIGEST_LEN];
   tg_totals tot;
   prior_use prior;
-  int64_t receipt_no = 0;
-  int nested, rc;
+  int nested, duplicate = 0, rc;
 
   tg__sale_digest(s, digest);
   if ((rc = tg__txn_begin(t, &nested)) != 0)
     return rc;
-  if ((rc = find_prior(s, digest, &prior)) != 0)
-    goto fail;
-  if (prior.found) {
-    tg__txn_rollback(t, nested);
-    return answer_prior(s, &prior, receipt);
-  }
   if (s->kind == TG_RECORD_REFUND && (rc = tg__refund_reload(s)) != 0)
     goto fail;
   if ((rc = tg__sale_compute(s, &tot, s->kind != TG_RECORD_VOID)) != 0)
@@ -118,19 +120,20 @@ static int write_sale(tg_sale *s, char *receipt) {
     tot.tendered = tot.change = 0;
   else if (s->kind == TG_RECORD_REFUND)
     tot.tendered = tot.total; /* refunds give back exactly their total */
-  if (s->kind != TG_RECORD_VOID && (rc = tg__counter_next(t, "receipt", &receipt_no)) != 0)
-    goto fail;
-  if ((rc = insert_record(s, &tot, receipt_no, digest)) != 0)
+  if ((rc = insert_record(s, &tot, digest, receipt, &duplicate)) != 0)
     goto fail;
   if ((rc = tg__txn_commit(t, nested)) != 0)
     return rc;
   s->state = TG__SALE_DONE;
-  if (receipt != NULL)
-    tg__receipt_format(t, receipt_no, receipt);
   return 0;
 fail:
   tg__txn_rollback(t, nested);
-  return rc;
+  if (!duplicate)
+    return rc;
+  if ((rc = find_prior(s, digest, &prior)) != 0)
+    return rc;
+  return prior.found ? answer_prior(s, &prior, receipt)
+                     : tg__fail(t, TG_ECORRUPT, "the sale id index disagrees with the ledger");
 }
 
 int tg_sale_commit(tg_sale *s, char receipt[TG_RECEIPT_MAX]) {

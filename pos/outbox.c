@@ -29,8 +29,7 @@ static int64_t file_size(const char *path) {
 int tg_status_get(tg_terminal *t, tg_status *out) {
   int rc;
   memset(out, 0, sizeof *out);
-  if ((rc = tg__counter_get(t, "seq", &out->last_seq)) != 0 ||
-      (rc = tg__counter_get(t, "acked", &out->acked_through)) != 0)
+  if ((rc = tg__counter_get(t, &out->last_seq, &out->acked_through)) != 0)
     return rc;
   out->depth = out->last_seq - out->acked_through;
   sqlite3_stmt *st = tg__stmt(t, TG__ST_OUTBOX_OLDEST);

@@ -26,8 +26,10 @@
   XX(SAVEPOINT, "SAVEPOINT tg_nested")                                                    \
   XX(RELEASE, "RELEASE tg_nested")                                                        \
   XX(ROLLBACK_TO, "ROLLBACK TO tg_nested")                                                \
-  XX(COUNTER_NEXT, "UPDATE counter SET value = value + 1 WHERE name = ?1 RETURNING value") \
-  XX(COUNTER_GET, "SELECT value FROM counter WHERE name = ?1")                            \
+  XX(COUNTER_NEXT,                                                                        \
+     "UPDATE counter SET seq = seq + 1, receipt = receipt + ?1 WHERE id = 1"              \
+     " RETURNING seq, receipt")                                                           \
+  XX(COUNTER_GET, "SELECT seq, acked FROM counter WHERE id = 1")                          \
   XX(RECORD_BY_UUID,                                                                      \
      "SELECT kind, receipt_no, digest, refund_of FROM record WHERE uuid = ?1")            \
   XX(RECORD_BY_RECEIPT, "SELECT seq, kind FROM record WHERE receipt_no = ?1")             \
@@ -141,10 +143,11 @@ void tg__txn_rollback(tg_terminal *t, int nested);
  * fast (the benchmark's preload); nothing is durable before tg__bulk_end. */
 int tg__bulk_begin(tg_terminal *t);
 int tg__bulk_end(tg_terminal *t);
-/* Raises a named counter ("seq", "receipt") by one inside a transaction. */
-int tg__counter_next(tg_terminal *t, const char *name, int64_t *out);
-/* Reads a named counter. */
-int tg__counter_get(tg_terminal *t, const char *name, int64_t *out);
+/* Inside a transaction, raises seq by one, and the receipt number too when
+ * with_receipt (else *receipt_no is 0). */
+int tg__counter_next(tg_terminal *t, int with_receipt, int64_t *seq, int64_t *receipt_no);
+/* Reads the last seq written and the last seq HQ acknowledged. */
+int tg__counter_get(tg_terminal *t, int64_t *seq, int64_t *acked);
 
 /* ----- receipt.c ----- */
 /* Formats "STORE-TERMINAL-n" for this terminal into out (TG_RECEIPT_MAX). */

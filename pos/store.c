@@ -17,8 +17,12 @@ static const char *const migrations[TG_SCHEMA_VERSION] = {
     " store_id TEXT NOT NULL, terminal_id TEXT NOT NULL,"
     " currency TEXT NOT NULL, tz TEXT NOT NULL,"
     " epoch INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
-    "CREATE TABLE counter(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-    "INSERT INTO counter(name, value) VALUES ('seq', 0), ('receipt', 0), ('acked', 0);"
+    /* The terminal's counters, one row: the last seq written, the last
+     * receipt number printed, the last seq HQ acknowledged. */
+    "CREATE TABLE counter("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,"
+    " receipt INTEGER NOT NULL, acked INTEGER NOT NULL);"
+    "INSERT INTO counter VALUES (1, 0, 0, 0);"
     /* The ledger is its own outbox: one row per record, its body the JSON
      * sent to HQ, seq dense and gapless from the counter above. */
     "CREATE TABLE record("
@@ -120,35 +124,35 @@ void tg__txn_rollback(tg_terminal *t, int nested) {
   memcpy(t->detail, keep, sizeof keep);
 }
 
-int tg__counter_next(tg_terminal *t, const char *name, int64_t *out) {
+int tg__counter_next(tg_terminal *t, int with_receipt, int64_t *seq, int64_t *receipt_no) {
   sqlite3_stmt *st = tg__stmt(t, TG__ST_COUNTER_NEXT);
   if (st == NULL)
     return tg__from_sqlite(sqlite3_errcode(t->db));
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 1, with_receipt ? 1 : 0);
   int rc = sqlite3_step(st);
-  if (rc != SQLITE_ROW) {
-    sqlite3_reset(st);
-    return tg__db_fail(t, rc, "could not raise a counter");
+  if (rc == SQLITE_ROW) {
+    *seq = sqlite3_column_int64(st, 0);
+    *receipt_no = with_receipt ? sqlite3_column_int64(st, 1) : 0;
   }
-  *out = sqlite3_column_int64(st, 0);
   sqlite3_reset(st);
-  return 0;
+  if (rc == SQLITE_DONE)
+    return tg__fail(t, TG_ECORRUPT, "the counter row is missing");
+  return rc == SQLITE_ROW ? 0 : tg__db_fail(t, rc, "could not raise the counters");
 }
 
-int tg__counter_get(tg_terminal *t, const char *name, int64_t *out) {
+int tg__counter_get(tg_terminal *t, int64_t *seq, int64_t *acked) {
   sqlite3_stmt *st = tg__stmt(t, TG__ST_COUNTER_GET);
   if (st == NULL)
     return tg__from_sqlite(sqlite3_errcode(t->db));
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
-  if (rc != SQLITE_ROW) {
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? tg__fail(t, TG_ECORRUPT, "counter %s is missing", name)
-                             : tg__db_fail(t, rc, "could not read a counter");
+  if (rc == SQLITE_ROW) {
+    *seq = sqlite3_column_int64(st, 0);
+    *acked = sqlite3_column_int64(st, 1);
   }
-  *out = sqlite3_column_int64(st, 0);
   sqlite3_reset(st);
-  return 0;
+  if (rc == SQLITE_DONE)
+    return tg__fail(t, TG_ECORRUPT, "the counter row is missing");
+  return rc == SQLITE_ROW ? 0 : tg__db_fail(t, rc, "could not read the counters");
 }
 
 /* Reads the integer answer of a PRAGMA or query. */

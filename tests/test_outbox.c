@@ -136,7 +136,7 @@ static void status_counts_the_queue(void **state) {
   assert_int_equal(st.oldest_unsent_seq, 1);
   assert_true(st.oldest_unsent_ms >= before && st.oldest_unsent_ms <= tg__now_ms());
   /* once HQ has acknowledged through 3, the oldest unsent is 4 */
-  assert_int_equal(sqlite3_exec(t->db, "UPDATE counter SET value = 3 WHERE name = 'acked'", 0, 0,
+  assert_int_equal(sqlite3_exec(t->db, "UPDATE counter SET acked = 3", 0, 0,
                                 0),
                    SQLITE_OK);
   TT_OK(t, tg_status_get(t, &st));

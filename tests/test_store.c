@@ -212,7 +212,7 @@ static void a_dangling_transaction_is_not_inherited(void **state) {
   (void)state;
   char *dir = tt_tmpdir(), path[4096], receipt[TG_RECEIPT_MAX];
   tg_terminal *t = tt_terminal(dir, path);
-  assert_int_equal(sqlite3_exec(t->db, "BEGIN; UPDATE counter SET value = 99 WHERE name = 'seq'",
+  assert_int_equal(sqlite3_exec(t->db, "BEGIN; UPDATE counter SET seq = 99",
                                 0, 0, 0),
                    SQLITE_OK);
   TT_OK(t, tt_commit(t, 1, 2, receipt));
