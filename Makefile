@@ -76,10 +76,11 @@ $(BUILD)/tests/example: tests/example.c pos/tillgroup.h $(BUILD)/libtillgroup.so
 # libFuzzer targets need clang; their own build of the library.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) pos/tillgroup.h pos/pos.h
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/terminal.c tests/fuzz/terminal.h $(LIB_SRC) \
+    pos/tillgroup.h pos/pos.h
 	@mkdir -p $(dir $@)
 	clang $(WARN) $(DEFS) -O1 -g -fsanitize=fuzzer,address,undefined -Ipos $(PC_CFLAGS) \
-	  -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+	  -o $@ $< tests/fuzz/terminal.c $(LIB_SRC) $(LDLIBS_ALL)
 
 test: deps
 	@$(MAKE) --no-print-directory test-run

@@ -15,6 +15,25 @@ static int help(const char *text) {
   return TG_EXIT_OK;
 }
 
+/* Reads the options of a command whose only option is --json. Returns -1 to
+ * go on, or the exit code to end with (after --help or a bad option). */
+static int json_option_only(int argc, char **argv, const char *cmd, const char *help_text,
+                            int *as_json) {
+  static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, HELP_OPTION,
+                                       {NULL, 0, NULL, 0}};
+  int o;
+  *as_json = 0;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (o == 'j')
+      *as_json = 1;
+    else if (o == 'h')
+      return help(help_text);
+    else
+      return tg__cli_usage(cmd, "unknown option %s", argv[optind - 1]);
+  }
+  return -1;
+}
+
 static const char init_help[] =
     "usage: tillgroup [--db PATH] init --store S --terminal T [--currency CNY] [--tz ZONE]\n"
     "Creates the terminal database (mode 0600) with a fresh epoch. S and T are 1-12\n"
@@ -194,16 +213,9 @@ static const char show_help[] =
     "Shows a committed sale or refund of this terminal (e.g. S1-T1-42).\n";
 
 int tg__cmd_show(int argc, char **argv, const char *db) {
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, HELP_OPTION,
-                                       {NULL, 0, NULL, 0}};
-  int as_json = 0, o, code;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (o) {
-    case 'j': as_json = 1; break;
-    case 'h': return help(show_help);
-    default: return tg__cli_usage("show", "unknown option %s", argv[optind - 1]);
-    }
-  }
+  int as_json, code = json_option_only(argc, argv, "show", show_help, &as_json);
+  if (code >= 0)
+    return code;
   if (optind + 1 != argc)
     return tg__cli_usage("show", "give one receipt number");
   tg_terminal *t;
@@ -335,16 +347,9 @@ static const char status_help[] =
     "Shows the terminal, the records waiting for HQ and the database size.\n";
 
 int tg__cmd_status(int argc, char **argv, const char *db) {
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, HELP_OPTION,
-                                       {NULL, 0, NULL, 0}};
-  int as_json = 0, o, code;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (o) {
-    case 'j': as_json = 1; break;
-    case 'h': return help(status_help);
-    default: return tg__cli_usage("status", "unknown option %s", argv[optind - 1]);
-    }
-  }
+  int as_json, code = json_option_only(argc, argv, "status", status_help, &as_json);
+  if (code >= 0)
+    return code;
   if (optind != argc)
     return tg__cli_usage("status", "takes no arguments");
   tg_terminal *t;

@@ -46,6 +46,23 @@ tg_terminal *tt_terminal(const char *dir, char *path) {
   return t;
 }
 
+int tt_setup(void **state) {
+  tt_fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->dir = tt_tmpdir();
+  f->t = tt_terminal(f->dir, f->path);
+  *state = f;
+  return 0;
+}
+
+int tt_teardown(void **state) {
+  tt_fixture *f = *state;
+  tg_terminal_close(f->t);
+  tt_rmtree(f->dir);
+  free(f);
+  return 0;
+}
+
 void tt_uuid(uint64_t i, char out[TG_UUID_LEN + 1]) {
   snprintf(out, TG_UUID_LEN + 1, "00000000-0000-4000-8000-%012llx", (unsigned long long)i);
 }

@@ -29,6 +29,16 @@
       fail_msg("%s: %s", tg_err_name(tt_rc_), tg_last_detail(t));               \
   } while (0)
 
+/* A fresh terminal in its own folder, for cmocka setup and teardown:
+ * tt_setup() puts a tt_fixture in *state, tt_teardown() removes it all. */
+typedef struct {
+  char *dir;
+  char path[4096];
+  tg_terminal *t;
+} tt_fixture;
+int tt_setup(void **state);
+int tt_teardown(void **state);
+
 /* A new empty folder; free with tt_rmtree(). */
 char *tt_tmpdir(void);
 /* Removes dir and the files in it, and frees it. */

@@ -3,27 +3,7 @@
 
 #include "helpers.h"
 
-typedef struct {
-  char *dir;
-  char path[4096];
-  tg_terminal *t;
-} fixture;
-
-static int setup(void **state) {
-  fixture *f = calloc(1, sizeof *f);
-  f->dir = tt_tmpdir();
-  f->t = tt_terminal(f->dir, f->path);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fixture *f = *state;
-  tg_terminal_close(f->t);
-  tt_rmtree(f->dir);
-  free(f);
-  return 0;
-}
+typedef tt_fixture fixture;
 
 /* Sells 3 x 0.34 with 0.02 off (1.00 for three) and 1.5 kg at 10.00/kg: S1-T1-1. */
 static void sell_thirds(fixture *f) {
@@ -204,12 +184,12 @@ static void two_processes_cannot_refund_twice(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(full_refund_returns_the_total, setup, teardown),
-      cmocka_unit_test_setup_teardown(partial_refunds_add_up_exactly, setup, teardown),
-      cmocka_unit_test_setup_teardown(refund_tenders_must_match, setup, teardown),
-      cmocka_unit_test_setup_teardown(unknown_receipts_and_lines_are_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(retried_refund_is_written_once, setup, teardown),
-      cmocka_unit_test_setup_teardown(two_processes_cannot_refund_twice, setup, teardown),
+      cmocka_unit_test_setup_teardown(full_refund_returns_the_total, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(partial_refunds_add_up_exactly, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(refund_tenders_must_match, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(unknown_receipts_and_lines_are_refused, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(retried_refund_is_written_once, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(two_processes_cannot_refund_twice, tt_setup, tt_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

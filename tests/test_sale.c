@@ -3,27 +3,7 @@
 
 #include "helpers.h"
 
-typedef struct {
-  char *dir;
-  char path[4096];
-  tg_terminal *t;
-} fixture;
-
-static int setup(void **state) {
-  fixture *f = calloc(1, sizeof *f);
-  f->dir = tt_tmpdir();
-  f->t = tt_terminal(f->dir, f->path);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  fixture *f = *state;
-  tg_terminal_close(f->t);
-  tt_rmtree(f->dir);
-  free(f);
-  return 0;
-}
+typedef tt_fixture fixture;
 
 static const char *U1 = "11111111-2222-4333-8444-555555555555";
 
@@ -317,18 +297,18 @@ static void committed_sale_is_closed(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(commit_computes_exact_totals, setup, teardown),
-      cmocka_unit_test_setup_teardown(receipt_numbers_count_up, setup, teardown),
-      cmocka_unit_test_setup_teardown(percent_discount_rounds_half_up, setup, teardown),
-      cmocka_unit_test_setup_teardown(change_comes_only_from_cash, setup, teardown),
-      cmocka_unit_test_setup_teardown(retried_commit_returns_the_first_receipt, setup, teardown),
-      cmocka_unit_test_setup_teardown(reused_id_with_other_content_is_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(void_records_what_was_rung_up, setup, teardown),
-      cmocka_unit_test_setup_teardown(bad_lines_are_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(sale_total_cannot_overflow, setup, teardown),
-      cmocka_unit_test_setup_teardown(too_many_lines_and_tenders_are_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(bad_commits_are_refused, setup, teardown),
-      cmocka_unit_test_setup_teardown(committed_sale_is_closed, setup, teardown),
+      cmocka_unit_test_setup_teardown(commit_computes_exact_totals, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(receipt_numbers_count_up, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(percent_discount_rounds_half_up, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(change_comes_only_from_cash, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(retried_commit_returns_the_first_receipt, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(reused_id_with_other_content_is_refused, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(void_records_what_was_rung_up, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(bad_lines_are_refused, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(sale_total_cannot_overflow, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(too_many_lines_and_tenders_are_refused, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(bad_commits_are_refused, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(committed_sale_is_closed, tt_setup, tt_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,29 +1,14 @@
 /* libFuzzer target: stored record bytes and receipt numbers, as read back from a file. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "pos.h"
+#include "terminal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static tg_terminal *terminal(void) {
-  static tg_terminal *t;
-  if (t == NULL) {
-    char dir[] = "/tmp/tillgroup-fuzz-XXXXXX", path[64];
-    tg_terminal_config cfg = {"S1", "T1", "CNY", "UTC"};
-    if (mkdtemp(dir) == NULL)
-      abort();
-    snprintf(path, sizeof path, "%s/t.db", dir);
-    if (tg_terminal_init(path, &cfg, NULL, 0) != 0 || tg_terminal_open(path, &t) != 0)
-      abort();
-  }
-  return t;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  tg_terminal *t = terminal();
+  tg_terminal *t = fuzz_terminal();
   tg_receipt *r = NULL;
   char receipt[TG_RECEIPT_MAX + 8];
   int64_t n;
