@@ -189,6 +189,7 @@ static const char bench_help[] =
     "in R rounds (default 10), it measures two references of N durable transactions:\n"
     "the floor (one small row each) and the ledger's required writes done in plain\n"
     "SQL (counters, one record row with unique uuid and receipt number).\n"
+    "The references start empty whatever P is: they measure the disk, not a size.\n"
     "Prints throughput, p50/p99 latency, ratios and the peak RSS while committing.\n"
     "DIR defaults to a new folder under /var/tmp, removed afterwards.\n";
 
