@@ -90,11 +90,15 @@ typedef struct {
   sqlite3 *db;
   sqlite3_stmt *st[5]; /* BEGIN, the steps, COMMIT */
   int n;
+  int created; /* its files are ours to remove */
 } reference_db;
 
 static int reference_open(reference_db *r, const reference *ref, const char *dir, int body) {
   char path[4200];
   snprintf(path, sizeof path, "%s/%s", dir, ref->file);
+  if (access(path, F_OK) == 0)
+    return TG_EEXIST; /* someone else's file: leave it alone */
+  r->created = 1;
   if (sqlite3_open(path, &r->db) != SQLITE_OK ||
       sqlite3_exec(r->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL", NULL, NULL,
                    NULL) != SQLITE_OK ||
@@ -129,7 +133,7 @@ static void reference_close(reference_db *r, const reference *ref, const char *d
     sqlite3_finalize(r->st[i]);
   sqlite3_close(r->db);
   const char *suffix[] = {"", "-wal", "-shm"};
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; r->created && i < 3; i++) {
     snprintf(path, sizeof path, "%s/%s%s", dir, ref->file, suffix[i]);
     unlink(path);
   }
@@ -251,12 +255,13 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
   if (rc == 0 && (rc = commit_one(t, (int)pre, (int)lines)) == 0) {
     char *z;
     size_t len;
-    if ((rc = tg__record_body(t, pre + 1, &z, &len)) == 0)
+    if ((rc = tg__record_body(t, pre + 1, &z, &len, NULL)) == 0)
       body = (int)len;
     tg__free(z);
   }
   for (int k = FLOOR; rc == 0 && k < N_SERIES; k++)
-    rc = reference_open(&refs[k], ref_of[k], dir, body);
+    if ((rc = reference_open(&refs[k], ref_of[k], dir, body)) == TG_EEXIST)
+      snprintf(detail, sizeof detail, "%s/%s is already there", dir, ref_of[k]->file);
   reset_peak_rss();
   for (int64_t r = 0; rc == 0 && r < rounds; r++) {
     int64_t per = sales / rounds + (r < sales % rounds);
@@ -274,7 +279,7 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
   }
   long rss = peak_rss_kib();
   if (rc != 0) {
-    rc = tg__cli_error("bench", rc, t ? tg_last_detail(t) : detail);
+    rc = tg__cli_error("bench", rc, detail[0] ? detail : tg_last_detail(t));
   } else {
     double cps[N_SERIES], p50[N_SERIES], p99[N_SERIES];
     for (int k = 0; k < N_SERIES; k++)

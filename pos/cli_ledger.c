@@ -76,7 +76,7 @@ static int print_record_json(const char *cmd, tg_terminal *t, const char *receip
   size_t len;
   int rc = tg_receipt_load(t, receipt, &r);
   if (rc == 0) {
-    rc = tg__record_body(t, r->seq, &z, &len);
+    rc = tg__record_body(t, r->seq, &z, &len, NULL);
     tg_receipt_free(r);
   }
   if (rc != 0)
@@ -97,34 +97,34 @@ static const char sale_help[] =
     "Weighed goods use \"qty_milli\" (1500 = 1.5 kg); \"order_discount_bp\" gives a\n"
     "percentage in basis points (1000 = 10%). Amounts are integers in minor units.\n";
 
-/* Reads all of stdin, refusing more than TG_JSON_MAX bytes. */
-static char *read_stdin(size_t *len, int *too_big) {
-  size_t cap = 64 * 1024, n = 0;
+/* Reads all of stdin into *out (free with tg__free), refusing more than
+ * TG_JSON_MAX bytes; 0 or the code and reason of the failure. */
+static int read_stdin(char **out, size_t *len, const char **why) {
+  size_t cap = 64 * 1024, n = 0, got;
   char *buf = tg__malloc(cap);
-  *too_big = 0;
-  while (buf != NULL) {
-    size_t got = fread(buf + n, 1, cap - n, stdin);
-    n += got;
-    if (n > TG_JSON_MAX) {
-      *too_big = 1;
-      break;
+  *out = NULL;
+  while (buf != NULL && (got = fread(buf + n, 1, cap - n, stdin)) > 0) {
+    if ((n += got) > TG_JSON_MAX) {
+      tg__free(buf);
+      return *why = "sale JSON is larger than 1 MiB", TG_EJSON;
     }
-    if (got == 0)
-      break;
     if (n == cap) {
       char *p = tg__realloc(buf, cap * 2);
       if (p == NULL)
-        break;
+        tg__free(buf);
       buf = p;
       cap *= 2;
     }
   }
-  if (buf == NULL || *too_big || ferror(stdin)) {
+  if (buf == NULL)
+    return *why = "out of memory reading stdin", TG_ENOMEM;
+  if (ferror(stdin)) {
     tg__free(buf);
-    return NULL;
+    return *why = "could not read stdin", TG_EIO;
   }
+  *out = buf;
   *len = n;
-  return buf;
+  return 0;
 }
 
 int tg__cmd_sale(int argc, char **argv, const char *db) {
@@ -132,7 +132,7 @@ int tg__cmd_sale(int argc, char **argv, const char *db) {
                                        {"void", no_argument, NULL, 'v'},
                                        HELP_OPTION,
                                        {NULL, 0, NULL, 0}};
-  int as_json = 0, do_void = 0, o, too_big, code;
+  int as_json = 0, do_void = 0, o, code;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
     case 'j': as_json = 1; break;
@@ -144,10 +144,11 @@ int tg__cmd_sale(int argc, char **argv, const char *db) {
   if (optind != argc)
     return tg__cli_usage("sale", "the sale is read from stdin, not from arguments");
   size_t len = 0;
-  char *json = read_stdin(&len, &too_big);
-  if (json == NULL)
-    return tg__cli_error("sale", too_big ? TG_EJSON : TG_ENOMEM,
-                         too_big ? "sale JSON is larger than 1 MiB" : "could not read stdin");
+  char *json;
+  const char *why;
+  int rc = read_stdin(&json, &len, &why);
+  if (rc != 0)
+    return tg__cli_error("sale", rc, why);
   tg_terminal *t;
   if ((code = tg__cli_open("sale", db, &t)) != 0) {
     tg__free(json);
@@ -155,7 +156,7 @@ int tg__cmd_sale(int argc, char **argv, const char *db) {
   }
   tg_sale *s;
   char receipt[TG_RECEIPT_MAX];
-  int rc = tg_sale_from_json(t, json, len, &s);
+  rc = tg_sale_from_json(t, json, len, &s);
   tg__free(json);
   if (rc == 0)
     rc = do_void ? tg_sale_void(s) : tg_sale_commit(s, receipt);
@@ -238,11 +239,12 @@ int tg__cmd_show(int argc, char **argv, const char *db) {
 
 static const char refund_help[] =
     "usage: tillgroup [--db PATH] refund RECEIPT (--all | --line N[:QTY]...)\n"
-    "                 [--tender KIND:AMOUNT[:REF]...] [--uuid UUID] [--json]\n"
+    "                 (--uuid UUID | --new) [--tender KIND:AMOUNT[:REF]...] [--json]\n"
     "Refunds lines of RECEIPT: --all gives back everything not yet refunded;\n"
     "--line 2 the whole of line 2, --line 2:0.5 half a unit of it. Tenders default\n"
     "to cash for the whole refund and must otherwise add up to it exactly.\n"
-    "Pass the host's --uuid so a retried refund is not written twice.\n";
+    "--uuid names the refund so that running the same command again returns the\n"
+    "same refund; --new makes a fresh id (running it again refunds again).\n";
 
 /* Applies "--line N[:QTY]" to r. */
 static int refund_line_arg(tg_sale *r, const char *arg, char *why, size_t why_len) {
@@ -290,18 +292,20 @@ int tg__cmd_refund(int argc, char **argv, const char *db) {
                                        {"line", required_argument, NULL, 'l'},
                                        {"tender", required_argument, NULL, 't'},
                                        {"uuid", required_argument, NULL, 'u'},
+                                       {"new", no_argument, NULL, 'N'},
                                        {"json", no_argument, NULL, 'j'},
                                        HELP_OPTION,
                                        {NULL, 0, NULL, 0}};
   char uuid[TG_UUID_LEN + 1], why[160] = "", receipt[TG_RECEIPT_MAX];
   const char *given_uuid = NULL;
-  int all = 0, n_lines = 0, as_json = 0, o, code;
+  int all = 0, n_lines = 0, as_json = 0, fresh = 0, o, code;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
     case 'a': all = 1; break;
     case 'l': n_lines++; break;
     case 't': break;
     case 'u': given_uuid = optarg; break;
+    case 'N': fresh = 1; break;
     case 'j': as_json = 1; break;
     case 'h': return help(refund_help);
     default: return tg__cli_usage("refund", "unknown option %s", argv[optind - 1]);
@@ -311,7 +315,9 @@ int tg__cmd_refund(int argc, char **argv, const char *db) {
     return tg__cli_usage("refund", "give one receipt number");
   if (all == (n_lines > 0))
     return tg__cli_usage("refund", "give --all or one or more --line");
-  if (given_uuid == NULL)
+  if ((given_uuid != NULL) == fresh)
+    return tg__cli_usage("refund", "give --uuid (safe to run again) or --new");
+  if (fresh)
     tg__uuid_random(uuid);
   tg_terminal *t;
   tg_sale *r = NULL;
@@ -383,11 +389,15 @@ int tg__cmd_status(int argc, char **argv, const char *db) {
   return code;
 }
 
+/* What print_line returns when stdout fails: positive, never a tg code. */
+#define STDOUT_FAILED 1
+
 static int print_line(void *ctx, int64_t seq, const char *json, size_t len) {
   (void)ctx;
   (void)seq;
-  fwrite(json, 1, len, stdout);
-  return fputc('\n', stdout) == EOF ? TG_EIO : 0;
+  if (fwrite(json, 1, len, stdout) != len || fputc('\n', stdout) == EOF)
+    return STDOUT_FAILED;
+  return 0;
 }
 
 static const char export_help[] =
@@ -421,8 +431,12 @@ int tg__cmd_export(int argc, char **argv, const char *db) {
   if ((code = tg__cli_open("export", db, &t)) != 0)
     return code;
   int rc = tg_outbox_each(t, since, limit, print_line, NULL);
-  if (rc != 0)
-    code = tg__cli_error("export", rc, rc == TG_EIO ? "could not write stdout" : tg_last_detail(t));
+  if (rc == 0 && fflush(stdout) != 0)
+    rc = STDOUT_FAILED;
+  if (rc == STDOUT_FAILED)
+    code = tg__cli_error("export", TG_EIO, "could not write stdout");
+  else if (rc != 0)
+    code = tg__cli_error("export", rc, tg_last_detail(t));
   tg_terminal_close(t);
   return code;
 }

@@ -99,28 +99,31 @@ static int answer_prior(tg_sale *s, const prior_use *p, char *receipt) {
   return 0;
 }
 
-/* Writes s as kind, with a receipt number unless it is a void. The uuid's
- * uniqueness is left to the index: only when it refuses the row is the
- * earlier use looked up, so a new sale costs no extra search. */
-static int write_sale(tg_sale *s, char *receipt) {
+/* Writes s, whose totals tot were computed from it, as one record with a
+ * receipt number unless it is a void. The uuid's uniqueness is left to its
+ * index: only when the index refuses the row is the earlier use looked up,
+ * so a new sale costs no extra search. A refund is the exception: a retried
+ * refund is answered before it is checked against what is left to refund. */
+static int write_sale(tg_sale *s, tg_totals *tot, char *receipt) {
   tg_terminal *t = s->t;
   unsigned char digest[TG_DIGEST_LEN];
-  tg_totals tot;
   prior_use prior;
   int nested, duplicate = 0, rc;
 
   tg__sale_digest(s, digest);
   if ((rc = tg__txn_begin(t, &nested)) != 0)
     return rc;
-  if (s->kind == TG_RECORD_REFUND && (rc = tg__refund_reload(s)) != 0)
-    goto fail;
-  if ((rc = tg__sale_compute(s, &tot, s->kind != TG_RECORD_VOID)) != 0)
-    goto fail;
-  if (s->kind == TG_RECORD_VOID)
-    tot.tendered = tot.change = 0;
-  else if (s->kind == TG_RECORD_REFUND)
-    tot.tendered = tot.total; /* refunds give back exactly their total */
-  if ((rc = insert_record(s, &tot, digest, receipt, &duplicate)) != 0)
+  if (s->kind == TG_RECORD_REFUND) {
+    if ((rc = find_prior(s, digest, &prior)) != 0)
+      goto fail;
+    if (prior.found) {
+      tg__txn_rollback(t, nested);
+      return answer_prior(s, &prior, receipt);
+    }
+    if ((rc = tg__refund_reload(s)) != 0 || (rc = tg__sale_compute(s, tot, 1)) != 0)
+      goto fail;
+  }
+  if ((rc = insert_record(s, tot, digest, receipt, &duplicate)) != 0)
     goto fail;
   if ((rc = tg__txn_commit(t, nested)) != 0)
     return rc;
@@ -141,19 +144,14 @@ int tg_sale_commit(tg_sale *s, char receipt[TG_RECEIPT_MAX]) {
   int rc;
   if (s->state != TG__SALE_OPEN)
     return tg__fail(s->t, TG_ESTATE, "%s", tg_strerror(TG_ESTATE));
-  if (s->replay_receipt_no != 0) { /* a retried refund */
-    if (receipt != NULL)
-      tg__receipt_format(s->t, s->replay_receipt_no, receipt);
-    s->state = TG__SALE_DONE;
-    return 0;
-  }
   /* Refuse bad input before touching the database. */
   if ((rc = tg__sale_compute(s, &tot, 1)) != 0)
     return rc;
-  return write_sale(s, receipt);
+  return write_sale(s, &tot, receipt);
 }
 
 int tg_sale_void(tg_sale *s) {
+  tg_totals tot;
   if (s->state != TG__SALE_OPEN)
     return tg__fail(s->t, TG_ESTATE, "%s", tg_strerror(TG_ESTATE));
   if (s->kind != TG_RECORD_SALE)
@@ -163,17 +161,21 @@ int tg_sale_void(tg_sale *s) {
     return 0;
   }
   /* The record keeps what was rung up; discounts and tenders no longer apply. */
-  tg_sale keep = *s;
+  int is_percent = s->discount_is_percent;
+  int64_t amount = s->discount_amount, bp = s->discount_bp;
   s->kind = TG_RECORD_VOID;
   s->discount_is_percent = 0;
-  s->discount_amount = 0;
-  s->discount_bp = 0;
-  int rc = write_sale(s, NULL);
+  s->discount_amount = s->discount_bp = 0;
+  int rc = tg__sale_compute(s, &tot, 0);
+  if (rc == 0) {
+    tot.tendered = tot.change = 0;
+    rc = write_sale(s, &tot, NULL);
+  }
   if (rc != 0) { /* still the open sale it was */
-    s->kind = keep.kind;
-    s->discount_is_percent = keep.discount_is_percent;
-    s->discount_amount = keep.discount_amount;
-    s->discount_bp = keep.discount_bp;
+    s->kind = TG_RECORD_SALE;
+    s->discount_is_percent = is_percent;
+    s->discount_amount = amount;
+    s->discount_bp = bp;
   }
   return rc;
 }

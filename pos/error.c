@@ -35,6 +35,7 @@ int tg__fail(tg_terminal *t, int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(t->detail, sizeof t->detail, fmt, ap);
     va_end(ap);
+    tg__utf8_clean(t->detail); /* input echoed in it stays one line of UTF-8 */
   }
   return code;
 }
@@ -55,7 +56,12 @@ int tg__from_sqlite(int sqlite_rc) {
   case SQLITE_NOTADB:
     return TG_ENOTDB;
   case SQLITE_CANTOPEN:
+  case SQLITE_READONLY:
+  case SQLITE_PERM:
     return TG_ECANTOPEN;
+  case SQLITE_CONSTRAINT:
+  case SQLITE_MISMATCH:
+    return TG_ECORRUPT; /* only a damaged ledger breaks its own constraints */
   case SQLITE_IOERR:
     return sqlite_rc == SQLITE_IOERR_NOMEM ? TG_ENOMEM : TG_EIO;
   default:

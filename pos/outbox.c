@@ -6,8 +6,10 @@
 
 int tg_outbox_each(tg_terminal *t, int64_t after_seq, int64_t limit, tg_record_fn fn,
                    void *ctx) {
+  int rc = tg__txn_settle(t), step;
+  if (rc != 0)
+    return rc;
   sqlite3_stmt *st = tg__stmt(t, TG__ST_OUTBOX_AFTER);
-  int rc = 0, step;
   if (st == NULL)
     return tg__from_sqlite(sqlite3_errcode(t->db));
   sqlite3_bind_int64(st, 1, after_seq);
@@ -29,7 +31,8 @@ static int64_t file_size(const char *path) {
 int tg_status_get(tg_terminal *t, tg_status *out) {
   int rc;
   memset(out, 0, sizeof *out);
-  if ((rc = tg__counter_get(t, &out->last_seq, &out->acked_through)) != 0)
+  if ((rc = tg__txn_settle(t)) != 0 ||
+      (rc = tg__counter_get(t, &out->last_seq, &out->acked_through)) != 0)
     return rc;
   out->depth = out->last_seq - out->acked_through;
   sqlite3_stmt *st = tg__stmt(t, TG__ST_OUTBOX_OLDEST);

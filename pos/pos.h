@@ -36,8 +36,8 @@
   XX(RECORD_INSERT,                                                                       \
      "INSERT INTO record(seq, kind, uuid, receipt_no, refund_of, digest, time_ms, body)"  \
      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                                           \
-  XX(RECORD_BODY, "SELECT body FROM record WHERE seq = ?1")                               \
-  XX(REFUNDS_OF, "SELECT body FROM record WHERE refund_of = ?1 ORDER BY seq")             \
+  XX(RECORD_BODY, "SELECT body, receipt_no FROM record WHERE seq = ?1")                   \
+  XX(REFUNDS_OF, "SELECT body, uuid FROM record WHERE refund_of = ?1 ORDER BY seq")       \
   XX(OUTBOX_AFTER, "SELECT seq, body FROM record WHERE seq > ?1 ORDER BY seq LIMIT ?2")   \
   XX(OUTBOX_OLDEST, "SELECT seq, time_ms FROM record WHERE seq > ?1 ORDER BY seq LIMIT 1")
 
@@ -74,8 +74,13 @@ char *tg__strdup(const char *s);     /* NULL when out of memory */
 void tg__free(void *p);              /* accepts NULL */
 
 /* ----- text.c ----- */
+/* The length (1-4) of the valid UTF-8 character that is no control character
+ * at the start of s[0..n), or 0. */
+size_t tg__utf8_char(const char *s, size_t n);
 /* 1 if s[0..n) is valid UTF-8 with no control characters, else 0. */
 int tg__utf8_valid(const char *s, size_t n);
+/* Replaces each byte of s that is not part of such a character with '?'. */
+void tg__utf8_clean(char *s);
 /* Checks one text input: present (unless may_be_empty), at most max bytes,
  * valid UTF-8. On refusal sets the detail "<what>: ..." and returns its code. */
 int tg__text_check(tg_terminal *t, const char *what, const char *s, size_t max,
@@ -96,23 +101,22 @@ int tg__currency_exponent(const char *code);
 /* ----- money.c: exact int64 arithmetic, bounded by TG_MAX_AMOUNT ----- */
 /* *acc += v; TG_EOVERFLOW (acc untouched) if the sum leaves 0..TG_MAX_AMOUNT. */
 int tg__amount_add(int64_t *acc, int64_t v);
-/* *out = a * b / d rounded half-up, for a, b >= 0 and d > 0; TG_EOVERFLOW if
- * the result exceeds TG_MAX_AMOUNT. */
+/* *out = a * b / d rounded half-up, for 0 <= a, b < 2^62 (so 2ab + d fits in
+ * 128 bits) and d > 0; TG_EOVERFLOW if the result exceeds TG_MAX_AMOUNT. */
 int tg__mul_div_half_up(int64_t a, int64_t b, int64_t d, int64_t *out);
 /* Spreads amount over n weights pro rata (shares rounded down), the remainder
  * on the largest weight (the first of equals), spilling to the next largest
  * only where a share would pass its weight. Requires 0 <= amount <= sum of
  * weights and weights >= 0; shares always sum to amount. */
 void tg__allocate(int64_t amount, const int64_t *weights, int64_t *shares, int n);
-
-/* ----- terminal.c ----- */
-/* Wall-clock time in UTC milliseconds: recorded, never used for ordering. */
-int64_t tg__now_ms(void);
-
 /* Formats minor units as major units ("-12.34" for -1234 with exponent 2)
  * into buf (TG_MONEY_BUF bytes); returns buf. */
 #define TG_MONEY_BUF 32
 const char *tg__money_format(int64_t v, int exponent, char *buf);
+
+/* ----- terminal.c ----- */
+/* Wall-clock time in UTC milliseconds: recorded, never used for ordering. */
+int64_t tg__now_ms(void);
 
 /* ----- store.c ----- */
 /* Creates an empty file at path with mode 0600 and makes its directory entry
@@ -135,6 +139,9 @@ void tg__stmt_finalize_all(tg_terminal *t);
  * tells which, for the commit or rollback). A transaction left open by an
  * earlier failed rollback is rolled back first. */
 int tg__txn_begin(tg_terminal *t, int *nested);
+/* Rolls back a transaction left open by an earlier failed rollback, so that
+ * neither a new transaction nor a read on t sees its changes. */
+int tg__txn_settle(tg_terminal *t);
 /* Commits what tg__txn_begin began; on failure everything is rolled back. */
 int tg__txn_commit(tg_terminal *t, int nested);
 /* Rolls back what tg__txn_begin began; keeps the detail already set. */
@@ -154,8 +161,11 @@ int tg__counter_get(tg_terminal *t, int64_t *seq, int64_t *acked);
 void tg__receipt_format(const tg_terminal *t, int64_t n, char *out);
 /* Parses a receipt number of this terminal into n; TG_ENORECEIPT otherwise. */
 int tg__receipt_parse(tg_terminal *t, const char *receipt, int64_t *n);
-/* Loads the sale, refund or void written under seq. Free with tg_receipt_free(). */
-int tg__receipt_load_seq(tg_terminal *t, int64_t seq, tg_receipt **out);
+/* Loads the sale, refund or void written under seq, with what was refunded of
+ * each line of a sale, leaving out the refund whose uuid is exclude_uuid
+ * (16 bytes, or NULL). Free with tg_receipt_free(). */
+int tg__receipt_load_seq(tg_terminal *t, int64_t seq, const unsigned char *exclude_uuid,
+                         tg_receipt **out);
 /* Name of a record kind as stored ("sale", "refund", "void"); NULL if unknown. */
 const char *tg__record_kind_name(tg_record_kind kind);
 /* Parses a stored kind name; 0 if unknown. */
@@ -200,15 +210,15 @@ struct tg_sale {
   tg__line *lines;
   int n_lines;
   int cap_lines;
+  int64_t subtotal; /* sales: of the lines added so far, bounded by TG_MAX_AMOUNT */
   int discount_is_percent;
   int64_t discount_amount;
-  int32_t discount_bp;
+  int64_t discount_bp;
   tg__tender tenders[TG_MAX_TENDERS];
   int n_tenders;
   /* refunds only */
   int64_t original_seq;      /* the record of the sale refunded */
   int64_t original_no;       /* its receipt number */
-  int64_t replay_receipt_no; /* a retried refund already written, else 0 */
   tg__refundable *refundable;
   int n_refundable;
 };
@@ -224,8 +234,10 @@ int tg__sale_compute(tg_sale *s, tg_totals *out, int with_tenders);
 void tg__sale_digest(const tg_sale *s, unsigned char out[TG_DIGEST_LEN]);
 
 /* ----- refund.c ----- */
-/* Reloads the refundable lines of s's original receipt inside the commit's
- * transaction, so concurrent refunds can never together return too much. */
+/* Reloads the refundable lines of s's original receipt: what was sold less
+ * what other refunds returned (a retry of s itself is not "other", so it asks
+ * for the same again). Called again inside the commit's transaction, so
+ * concurrent refunds can never together return too much. */
 int tg__refund_reload(tg_sale *s);
 
 /* ----- record.c ----- */
@@ -238,8 +250,9 @@ int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *
 /* Decodes a stored record; refunded quantities are left 0. Free with
  * tg_receipt_free(). TG_ECORRUPT if the bytes are not a record. */
 int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt **out);
-/* The stored bytes of record seq; free *out with tg__free(). */
-int tg__record_body(tg_terminal *t, int64_t seq, char **out, size_t *len);
+/* The stored bytes of record seq, and its receipt number (0 for a void) when
+ * receipt_no is not NULL; free *out with tg__free(). */
+int tg__record_body(tg_terminal *t, int64_t seq, char **out, size_t *len, int64_t *receipt_no);
 
 /* ----- cli.c: helpers of the tillgroup program (not in the library) ----- */
 /* Exit codes of the tillgroup program. */

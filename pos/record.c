@@ -147,6 +147,15 @@ int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *
   return 0;
 }
 
+/* Whether v lies in lo..hi. */
+static int in_range(json_int_t v, json_int_t lo, json_int_t hi) { return v >= lo && v <= hi; }
+
+/* Whether z is text a record may hold: at most max bytes of clean UTF-8. */
+static int good_text(const char *z, size_t max) {
+  size_t n = strlen(z);
+  return n <= max && tg__utf8_valid(z, n);
+}
+
 static int decode_lines(json_t *lines, tg_receipt *r) {
   size_t n = json_array_size(lines), i;
   json_t *o;
@@ -163,7 +172,12 @@ static int decode_lines(json_t *lines, tg_receipt *r) {
     if (json_unpack(o, "{s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s?i}", "line", &l->line_no,
                     "sku", &sku, "name", &name, "qty_milli", &qty, "unit_price", &price,
                     "line_discount", &ld, "order_discount", &od, "amount", &amount,
-                    "original_line", &l->original_line) != 0)
+                    "original_line", &l->original_line) != 0 ||
+        l->line_no != (int)i + 1 || !good_text(sku, TG_MAX_SKU) ||
+        !good_text(name, TG_MAX_NAME) || !in_range(qty, 1, TG_MAX_QTY_MILLI) ||
+        !in_range(price, 0, TG_MAX_AMOUNT) || !in_range(ld, 0, TG_MAX_AMOUNT) ||
+        !in_range(od, 0, TG_MAX_AMOUNT) || !in_range(amount, 0, TG_MAX_AMOUNT) ||
+        !in_range(l->original_line, 0, TG_MAX_LINES))
       return TG_ECORRUPT;
     r->n_lines = (int)i + 1; /* from here on, tg_receipt_free frees this line */
     l->sku = tg__strdup(sku);
@@ -193,7 +207,8 @@ static int decode_tenders(json_t *tenders, tg_receipt *r) {
     json_int_t amount;
     if (json_unpack(o, "{s:s, s:I, s?s}", "kind", &kind, "amount", &amount, "reference",
                     &ref) != 0 ||
-        tg_tender_parse(kind) < 0)
+        tg_tender_parse(kind) < 0 || !in_range(amount, 1, TG_MAX_AMOUNT) ||
+        !good_text(ref, TG_MAX_REFERENCE))
       return TG_ECORRUPT;
     d->kind = (tg_tender_kind)tg_tender_parse(kind);
     d->amount = amount;
@@ -224,7 +239,10 @@ int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt *
                   "order_discount", &disc, "total", &total, "tenders", &tenders, "tendered",
                   &tendered, "change", &change) == 0 &&
       (r->kind = tg__record_kind_parse(kind)) != 0 && strlen(uuid) == TG_UUID_LEN &&
-      strlen(receipt) < TG_RECEIPT_MAX && strlen(original) < TG_RECEIPT_MAX) {
+      strlen(receipt) < TG_RECEIPT_MAX && strlen(original) < TG_RECEIPT_MAX &&
+      in_range(seq, 1, INT64_MAX) && in_range(sub, 0, TG_MAX_AMOUNT) &&
+      in_range(disc, 0, sub) && total == sub - disc && in_range(tendered, 0, TG_MAX_AMOUNT) &&
+      in_range(change, 0, tendered)) {
     r->seq = seq;
     memcpy(r->uuid, uuid, TG_UUID_LEN + 1);
     memcpy(r->receipt, receipt, strlen(receipt) + 1);

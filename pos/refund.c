@@ -5,7 +5,7 @@
 
 int tg__refund_reload(tg_sale *s) {
   tg_receipt *r;
-  int rc = tg__receipt_load_seq(s->t, s->original_seq, &r);
+  int rc = tg__receipt_load_seq(s->t, s->original_seq, s->uuid, &r);
   if (rc != 0)
     return rc;
   tg__refundable *rows = tg__malloc((size_t)r->n_lines * sizeof *rows);
@@ -39,38 +39,12 @@ int tg__refund_reload(tg_sale *s) {
   return 0;
 }
 
-/* Finds a retried refund: same uuid, same receipt. Another use of the uuid is refused. */
-static int find_replay(tg_sale *s, const char *receipt) {
-  tg_terminal *t = s->t;
-  sqlite3_stmt *st = tg__stmt(t, TG__ST_RECORD_BY_UUID);
-  if (st == NULL)
-    return tg__from_sqlite(sqlite3_errcode(t->db));
-  sqlite3_bind_blob(st, 1, s->uuid, sizeof s->uuid, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_DONE) {
-    sqlite3_reset(st);
-    return 0;
-  }
-  if (rc != SQLITE_ROW) {
-    sqlite3_reset(st);
-    return tg__db_fail(t, rc, "could not look up the refund id");
-  }
-  int same = strcmp((const char *)sqlite3_column_text(st, 0), "refund") == 0 &&
-             sqlite3_column_int64(st, 3) == s->original_no;
-  s->replay_receipt_no = same ? sqlite3_column_int64(st, 1) : 0;
-  sqlite3_reset(st);
-  if (!same)
-    return tg__fail(t, TG_EREUSED, "refund id was already used for another record than a "
-                    "refund of %s", receipt);
-  return 0;
-}
-
 int tg_refund_begin(tg_terminal *t, const char *uuid, const char *receipt, tg_sale **out) {
   tg_sale *s = NULL;
   int64_t n;
   int rc = tg__receipt_parse(t, receipt, &n);
   *out = NULL;
-  if (rc != 0)
+  if (rc != 0 || (rc = tg__txn_settle(t)) != 0)
     return rc;
   rc = tg__sale_new(t, uuid, TG_RECORD_REFUND, &s);
   if (rc != 0)
@@ -82,10 +56,14 @@ int tg_refund_begin(tg_terminal *t, const char *uuid, const char *receipt, tg_sa
   }
   sqlite3_bind_int64(st, 1, n);
   rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 1), "sale") == 0) {
+  tg_record_kind kind =
+      rc == SQLITE_ROW ? tg__record_kind_parse((const char *)sqlite3_column_text(st, 1)) : 0;
+  if (kind == TG_RECORD_SALE) {
     s->original_seq = sqlite3_column_int64(st, 0);
     s->original_no = n;
     rc = 0;
+  } else if (rc == SQLITE_ROW && kind == 0) {
+    rc = tg__fail(t, TG_ENOMEM, "%s", tg_strerror(TG_ENOMEM)); /* the only way to lose it */
   } else if (rc == SQLITE_ROW) {
     rc = tg__fail(t, TG_ENORECEIPT, "%s is a refund: refund the original sale", receipt);
   } else if (rc == SQLITE_DONE) {
@@ -94,8 +72,6 @@ int tg_refund_begin(tg_terminal *t, const char *uuid, const char *receipt, tg_sa
     rc = tg__db_fail(t, rc, "could not look up the receipt");
   }
   sqlite3_reset(st);
-  if (rc == 0)
-    rc = find_replay(s, receipt);
   if (rc == 0)
     rc = tg__refund_reload(s);
   if (rc != 0)
@@ -127,8 +103,8 @@ static int refund_open(tg_sale *r) {
 int tg_refund_add_line(tg_sale *r, int line_no, int64_t qty_milli) {
   tg_terminal *t = r->t;
   int rc = refund_open(r);
-  if (rc != 0 || r->replay_receipt_no != 0)
-    return rc; /* a retry of a refund already written accepts its lines */
+  if (rc != 0)
+    return rc;
   if (line_no < 1 || line_no > r->n_refundable)
     return tg__fail(t, TG_ELINE, "the receipt has no line %d (it has %d)", line_no,
                     r->n_refundable);
@@ -152,21 +128,19 @@ int tg_refund_add_line(tg_sale *r, int line_no, int64_t qty_milli) {
 }
 
 int tg_refund_add_all(tg_sale *r) {
-  int added = 0, rc = refund_open(r);
-  if (rc != 0 || r->replay_receipt_no != 0)
+  int rc = refund_open(r);
+  if (rc != 0)
     return rc;
   for (int no = 1; no <= r->n_refundable; no++) {
     const tg__refundable *o = &r->refundable[no - 1];
     const tg__line *have = refund_line(r, no);
     int64_t left = o->qty_milli - o->refunded_milli - (have != NULL ? have->qty_milli : 0);
     if (left > 0) {
-      rc = tg_refund_add_line(r, no, left);
-      if (rc != 0)
+      if ((rc = tg_refund_add_line(r, no, left)) != 0)
         return rc;
-      added++;
     }
   }
-  if (added == 0 && r->n_lines == 0)
+  if (r->n_lines == 0)
     return tg__fail(r->t, TG_EOVERREFUND, "everything on this receipt was already refunded");
   return 0;
 }

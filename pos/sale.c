@@ -76,7 +76,7 @@ int tg_sale_add_line(tg_sale *s, const tg_line *in) {
   tg_terminal *t = s->t;
   int no = s->n_lines + 1, rc;
   char what[32];
-  int64_t gross, subtotal = 0;
+  int64_t gross, subtotal = s->subtotal;
   if (s->state != TG__SALE_OPEN)
     return tg__fail(t, TG_ESTATE, "%s", tg_strerror(TG_ESTATE));
   if (s->kind != TG_RECORD_SALE)
@@ -106,15 +106,12 @@ int tg_sale_add_line(tg_sale *s, const tg_line *in) {
   if (in->discount > gross)
     return tg__fail(t, TG_EDISCOUNT, "line %d: discount %s is more than the line's %s", no,
                     money(t, in->discount, m1), money(t, gross, m2));
-  for (int i = 0; i < s->n_lines; i++) { /* the sale's subtotal must stay bounded */
-    int64_t g;
-    line_gross(&s->lines[i], &g);
-    tg__amount_add(&subtotal, g - s->lines[i].line_discount);
-  }
   if (tg__amount_add(&subtotal, gross - in->discount) != 0)
     return tg__fail(t, TG_EOVERFLOW, "line %d: the sale total would be over %lld", no,
                     (long long)TG_MAX_AMOUNT);
-  return tg__sale_append(s, &l);
+  if ((rc = tg__sale_append(s, &l)) == 0)
+    s->subtotal = subtotal;
+  return rc;
 }
 
 int tg_sale_set_order_discount(tg_sale *s, int64_t amount) {
@@ -132,15 +129,15 @@ int tg_sale_set_order_discount(tg_sale *s, int64_t amount) {
   return 0;
 }
 
-int tg_sale_set_order_discount_percent(tg_sale *s, int32_t basis_points) {
+int tg_sale_set_order_discount_percent(tg_sale *s, int64_t basis_points) {
   if (s->state != TG__SALE_OPEN)
     return tg__fail(s->t, TG_ESTATE, "%s", tg_strerror(TG_ESTATE));
   if (s->kind != TG_RECORD_SALE)
     return tg__fail(s->t, TG_EINVAL, "a refund has no order discount of its own");
   if (basis_points < 0 || basis_points > 10000)
     return tg__fail(s->t, TG_EDISCOUNT,
-                    "order discount of %d basis points is not within 0..10000 (0-100%%)",
-                    basis_points);
+                    "order discount of %lld basis points is not within 0..10000 (0-100%%)",
+                    (long long)basis_points);
   s->discount_is_percent = 1;
   s->discount_amount = 0;
   s->discount_bp = basis_points;

@@ -122,12 +122,8 @@ static int fill(tg_sale *s, json_t *root) {
         (rc = tg_sale_set_order_discount(s, d)) != 0)
       return rc;
   } else if (json_object_get(root, "order_discount_bp") != NULL) {
-    if ((rc = get_int(t, root, "sale", "order_discount_bp", 0, 0, &d)) != 0)
-      return rc;
-    if (d < 0 || d > 10000)
-      return tg__fail(t, TG_EDISCOUNT, "sale: order_discount_bp %lld is not within 0..10000",
-                      (long long)d);
-    if ((rc = tg_sale_set_order_discount_percent(s, (int32_t)d)) != 0)
+    if ((rc = get_int(t, root, "sale", "order_discount_bp", 0, 0, &d)) != 0 ||
+        (rc = tg_sale_set_order_discount_percent(s, d)) != 0)
       return rc;
   }
   if (tenders == NULL)

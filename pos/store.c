@@ -76,17 +76,19 @@ static int step_done(tg_terminal *t, tg__stmt_id id, const char *what) {
   return rc == SQLITE_DONE ? 0 : tg__db_fail(t, rc, what);
 }
 
+int tg__txn_settle(tg_terminal *t) {
+  if (t->bulk || sqlite3_get_autocommit(t->db))
+    return 0;
+  return step_done(t, TG__ST_ROLLBACK, "could not end an earlier failed transaction");
+}
+
 int tg__txn_begin(tg_terminal *t, int *nested) {
+  /* Else a commit would only be a savepoint inside a dangling transaction. */
+  int rc = tg__txn_settle(t);
   *nested = t->bulk;
-  if (!t->bulk && !sqlite3_get_autocommit(t->db)) {
-    /* A rollback that failed earlier (out of memory, I/O) left a transaction
-     * open: end it, or this commit would only be a savepoint inside it. */
-    int rc = step_done(t, TG__ST_ROLLBACK, "could not end an earlier failed transaction");
-    if (rc != 0)
-      return rc;
-  }
-  return step_done(t, *nested ? TG__ST_SAVEPOINT : TG__ST_BEGIN,
-                   "could not start a transaction");
+  return rc != 0 ? rc
+                 : step_done(t, *nested ? TG__ST_SAVEPOINT : TG__ST_BEGIN,
+                             "could not start a transaction");
 }
 
 int tg__bulk_begin(tg_terminal *t) {
@@ -345,6 +347,11 @@ int tg__store_load_info(tg_terminal *t) {
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? tg__fail(t, TG_ECORRUPT, "the terminal row is missing")
                              : tg__db_fail(t, rc, "could not read the terminal");
+  }
+  if (sqlite3_column_bytes(st, 0) > TG_ID_MAX || sqlite3_column_bytes(st, 1) > TG_ID_MAX ||
+      sqlite3_column_bytes(st, 2) != 3 || sqlite3_column_bytes(st, 3) >= (int)sizeof in->tz) {
+    sqlite3_finalize(st);
+    return tg__fail(t, TG_ECORRUPT, "the terminal row holds values too long");
   }
   snprintf(in->store_id, sizeof in->store_id, "%s", (const char *)sqlite3_column_text(st, 0));
   snprintf(in->terminal_id, sizeof in->terminal_id, "%s",

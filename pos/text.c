@@ -4,47 +4,55 @@
 
 #include "pos.h"
 
-int tg__utf8_valid(const char *s, size_t n) {
+size_t tg__utf8_char(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = p[i];
-    uint32_t cp;
-    size_t len;
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f)
-        return 0; /* C0 controls and DEL */
-      i++;
-      continue;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return 0; /* continuation byte, overlong lead, or beyond U+10FFFF */
-    }
-    if (n - i < len)
-      return 0;
-    for (size_t k = 1; k < len; k++) {
-      if ((p[i + k] & 0xc0) != 0x80)
-        return 0;
-      cp = (cp << 6) | (p[i + k] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-      return 0; /* overlong */
-    if (cp >= 0xd800 && cp <= 0xdfff)
-      return 0; /* surrogate */
-    if (cp >= 0x80 && cp <= 0x9f)
-      return 0; /* C1 controls */
-    i += len;
+  unsigned c = p[0];
+  uint32_t cp;
+  size_t len;
+  if (n == 0)
+    return 0;
+  if (c < 0x80)
+    return c < 0x20 || c == 0x7f ? 0 : 1; /* C0 controls and DEL */
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return 0; /* continuation byte, overlong lead, or beyond U+10FFFF */
   }
+  if (n < len)
+    return 0;
+  for (size_t k = 1; k < len; k++) {
+    if ((p[k] & 0xc0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[k] & 0x3f);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+    return 0; /* overlong */
+  if ((cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+    return 0; /* surrogates and C1 controls */
+  return len;
+}
+
+int tg__utf8_valid(const char *s, size_t n) {
+  for (size_t i = 0, len; i < n; i += len)
+    if ((len = tg__utf8_char(s + i, n - i)) == 0)
+      return 0;
   return 1;
+}
+
+void tg__utf8_clean(char *s) {
+  size_t n = strlen(s);
+  for (size_t i = 0, len; i < n; i += len)
+    if ((len = tg__utf8_char(s + i, n - i)) == 0) {
+      s[i] = '?';
+      len = 1;
+    }
 }
 
 int tg__text_check(tg_terminal *t, const char *what, const char *s, size_t max,

@@ -185,7 +185,7 @@ TG_EXTERN int tg_sale_add_line(tg_sale *s, const tg_line *line);
  * (1000 = 10%, rounded half-up). The later call replaces the earlier.
  */
 TG_EXTERN int tg_sale_set_order_discount(tg_sale *s, int64_t amount);
-TG_EXTERN int tg_sale_set_order_discount_percent(tg_sale *s, int32_t basis_points);
+TG_EXTERN int tg_sale_set_order_discount_percent(tg_sale *s, int64_t basis_points);
 
 /* Adds a tender (reference copied; may be NULL). Amount must be positive. */
 TG_EXTERN int tg_sale_add_tender(tg_sale *s, tg_tender_kind kind, int64_t amount,
@@ -286,6 +286,7 @@ typedef struct {
   int64_t db_bytes;         /* database plus its WAL on disk */
 } tg_status;
 
+/* Fills *out with the outbox queue's state and the database's size on disk. */
 TG_EXTERN int tg_status_get(tg_terminal *t, tg_status *out);
 
 /*

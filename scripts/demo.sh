@@ -39,8 +39,8 @@ echo '{"uuid":"6f1c0e2a-4b1d-4c8e-9a77-1b2c3d4e5f03",
  "lines":[{"sku":"6904","name":"Coca-Cola 可口可乐 330ml×6","qty":1,"unit_price":1590}]}' |
   "$TG" sale --void
 
-step tillgroup refund S1-T1-1 --line 1:1
-"$TG" refund S1-T1-1 --line 1:1
+step "tillgroup refund S1-T1-1 --line 1:1 --uuid 6f1c0e2a-4b1d-4c8e-9a77-1b2c3d4e5f04"
+"$TG" refund S1-T1-1 --line 1:1 --uuid 6f1c0e2a-4b1d-4c8e-9a77-1b2c3d4e5f04
 step tillgroup show S1-T1-1
 "$TG" show S1-T1-1
 step tillgroup status

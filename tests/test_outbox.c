@@ -49,7 +49,7 @@ static char *golden(const char *path, int64_t epoch, const int64_t *times) {
 
 static int64_t record_time(tg_terminal *t, int64_t seq) {
   tg_receipt *r;
-  TT_OK(t, tg__receipt_load_seq(t, seq, &r));
+  TT_OK(t, tg__receipt_load_seq(t, seq, NULL, &r));
   int64_t ms = r->time_ms;
   tg_receipt_free(r);
   return ms;

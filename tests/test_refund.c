@@ -163,6 +163,56 @@ static void retried_refund_is_written_once(void **state) {
   assert_int_equal(tt_fingerprint(f->path), before);
 }
 
+/* The first attempt landed (its answer was lost: a failed final sync, a crash)
+ * and the host retries the same refund on another handle: it gets the first
+ * refund's number, not a refusal. */
+static void retried_refund_after_it_landed_returns_its_number(void **state) {
+  fixture *f = *state;
+  const char *uuid = "dddddddd-0000-4000-8000-000000000002";
+  char first[TG_RECEIPT_MAX], again[TG_RECEIPT_MAX];
+  tg_terminal *t2;
+  tg_sale *a, *b;
+  sell_thirds(f);
+  TT_OK(t2, tg_terminal_open(f->path, &t2));
+  TT_OK(f->t, tg_refund_begin(f->t, uuid, "S1-T1-1", &a));
+  TT_OK(t2, tg_refund_begin(t2, uuid, "S1-T1-1", &b));
+  TT_OK(f->t, tg_refund_add_all(a));
+  TT_OK(t2, tg_refund_add_all(b));
+  TT_OK(f->t, tg_sale_commit(a, first));
+  uint64_t before = tt_fingerprint(f->path);
+  TT_OK(t2, tg_sale_commit(b, again));
+  assert_string_equal(first, again);
+  assert_int_equal(tt_fingerprint(f->path), before);
+  tg_sale_free(a);
+  tg_sale_free(b);
+  tg_terminal_close(t2);
+}
+
+/* A refund id used again for other lines is refused, not answered with the
+ * first refund (the host would pay out for lines the ledger never records). */
+static void reused_refund_id_with_other_lines_is_refused(void **state) {
+  fixture *f = *state;
+  const char *uuid = "dddddddd-0000-4000-8000-000000000003";
+  tg_sale *r;
+  sell_thirds(f);
+  TT_OK(f->t, tg_refund_begin(f->t, uuid, "S1-T1-1", &r));
+  TT_OK(f->t, tg_refund_add_line(r, 1, 1000));
+  TT_OK(f->t, tg_sale_commit(r, NULL));
+  tg_sale_free(r);
+  uint64_t before = tt_fingerprint(f->path);
+  TT_OK(f->t, tg_refund_begin(f->t, uuid, "S1-T1-1", &r));
+  TT_OK(f->t, tg_refund_add_line(r, 2, 1500));
+  assert_int_equal(tg_refund_add_line(r, 99, 1000), TG_ELINE); /* still validated */
+  assert_int_equal(tg_sale_commit(r, NULL), TG_EREUSED);
+  assert_non_null(strstr(tg_last_detail(f->t), "S1-T1-2"));
+  tg_sale_free(r);
+  assert_int_equal(tt_fingerprint(f->path), before);
+  tg_receipt *rec;
+  TT_OK(f->t, tg_receipt_load(f->t, "S1-T1-1", &rec));
+  assert_int_equal(rec->lines[1].refunded_milli, 0);
+  tg_receipt_free(rec);
+}
+
 static void two_processes_cannot_refund_twice(void **state) {
   fixture *f = *state;
   tg_terminal *t2;
@@ -189,6 +239,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(refund_tenders_must_match, tt_setup, tt_teardown),
       cmocka_unit_test_setup_teardown(unknown_receipts_and_lines_are_refused, tt_setup, tt_teardown),
       cmocka_unit_test_setup_teardown(retried_refund_is_written_once, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(retried_refund_after_it_landed_returns_its_number, tt_setup,
+                                      tt_teardown),
+      cmocka_unit_test_setup_teardown(reused_refund_id_with_other_lines_is_refused, tt_setup,
+                                      tt_teardown),
       cmocka_unit_test_setup_teardown(two_processes_cannot_refund_twice, tt_setup, tt_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

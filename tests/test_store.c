@@ -223,6 +223,59 @@ static void a_dangling_transaction_is_not_inherited(void **state) {
   tt_rmtree(dir);
 }
 
+/* Damage one stored value with SQL; the ledger must refuse it, not trust it. */
+static void damage(const char *path, const char *sql) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  if (sqlite3_exec(db, sql, 0, 0, 0) != SQLITE_OK)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+  sqlite3_close(db);
+}
+
+static void damaged_records_are_refused(void **state) {
+  (void)state;
+  const char *edits[] = {
+      "UPDATE record SET body = json_set(body, '$.lines[0].amount', -100) WHERE seq = 1",
+      "UPDATE record SET body = json_set(body, '$.lines[0].qty_milli', 0) WHERE seq = 1",
+      "UPDATE record SET body = json_set(body, '$.lines[0].name', 'a' || char(10) || 'b')"
+      " WHERE seq = 1",
+      "UPDATE record SET body = json_set(body, '$.total', 1) WHERE seq = 1",
+      "UPDATE record SET body = '{\"seq\":1' WHERE seq = 1",
+      /* a refund claiming more than was sold */
+      "UPDATE record SET body = json_set(body, '$.lines[0].qty_milli', 999999) WHERE seq = 2",
+      "UPDATE record SET body = json_set(body, '$.lines[0].original_line', 7) WHERE seq = 2",
+  };
+  for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+    char *dir = tt_tmpdir(), path[4096];
+    tg_terminal *t = tt_terminal(dir, path);
+    tg_sale *r;
+    tg_receipt *rec;
+    TT_OK(t, tt_commit(t, 1, 3, NULL));
+    TT_OK(t, tg_refund_begin(t, "eeeeeeee-0000-4000-8000-00000000000f", "S1-T1-1", &r));
+    TT_OK(t, tg_refund_add_line(r, 1, 1));
+    TT_OK(t, tg_sale_commit(r, NULL));
+    tg_sale_free(r);
+    damage(path, edits[i]);
+    assert_int_equal(tg_receipt_load(t, "S1-T1-1", &rec), TG_ECORRUPT);
+    assert_null(rec);
+    assert_int_equal(tg_refund_begin(t, "eeeeeeee-0000-4000-8000-00000000001f", "S1-T1-1", &r),
+                     TG_ECORRUPT);
+    tg_terminal_close(t);
+    tt_rmtree(dir);
+  }
+}
+
+static void damaged_terminal_row_is_refused(void **state) {
+  (void)state;
+  char *dir = tt_tmpdir(), path[4096];
+  tg_terminal *t = tt_terminal(dir, path);
+  tg_terminal_close(t);
+  damage(path, "UPDATE terminal SET store_id = 'S1XXXXXXXXXXXXXX'");
+  assert_int_equal(tg_terminal_open(path, &t), TG_ECORRUPT);
+  tg_terminal_close(t);
+  tt_rmtree(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(settings_are_durable),
@@ -233,6 +286,8 @@ int main(void) {
       cmocka_unit_test(open_refuses_a_newer_schema_untouched),
       cmocka_unit_test(open_cannot_use_a_missing_folder),
       cmocka_unit_test(a_dangling_transaction_is_not_inherited),
+      cmocka_unit_test(damaged_records_are_refused),
+      cmocka_unit_test(damaged_terminal_row_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

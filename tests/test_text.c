@@ -71,12 +71,30 @@ static void receipt_numbers_belong_to_this_terminal(void **state) {
   assert_int_equal(tg__receipt_parse(t, "S1-T1-42", &n), 0);
   assert_int_equal(n, 42);
   const char *bad[] = {"S1-T2-42", "S2-T1-42", "S1-T1-", "S1-T1-0", "S1-T1-4x2", "S1-T1--1",
-                       "S1-T1-1234567890123456789", "", "S1T142", "S1-T1-42 "};
+                       "S1-T1-1234567890123456789", "", "S1T142", "S1-T1-42 ", "S1-T1-042"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     assert_int_equal(tg__receipt_parse(t, bad[i], &n), TG_ENORECEIPT);
     assert_true(strlen(tg_last_detail(t)) > 0);
   }
   assert_int_equal(tg__receipt_parse(t, NULL, &n), TG_ENORECEIPT);
+  tg_terminal_close(t);
+  tt_rmtree(dir);
+}
+
+static void details_stay_one_line_of_utf8(void **state) {
+  (void)state;
+  char *dir = tt_tmpdir(), path[4096];
+  tg_terminal *t = tt_terminal(dir, path);
+  tg_sale *s;
+  assert_int_equal(tg_sale_begin(t, "x\ny\x1b[2J", &s), TG_EUUID);
+  const char *d = tg_last_detail(t);
+  assert_null(strchr(d, '\n'));
+  assert_null(strchr(d, '\x1b'));
+  assert_true(tg__utf8_valid(d, strlen(d)));
+  /* an echo cut inside a character does not leave half of it */
+  assert_int_equal(tg_sale_begin(t, "一二三四五六七八九十一二三四五六七八九十", &s), TG_EUUID);
+  d = tg_last_detail(t);
+  assert_true(tg__utf8_valid(d, strlen(d)));
   tg_terminal_close(t);
   tt_rmtree(dir);
 }
@@ -118,6 +136,7 @@ int main(void) {
       cmocka_unit_test(ids_are_short_upper_alnum),
       cmocka_unit_test(uuids_round_trip),
       cmocka_unit_test(receipt_numbers_belong_to_this_terminal),
+      cmocka_unit_test(details_stay_one_line_of_utf8),
       cmocka_unit_test(currencies_know_their_exponent),
       cmocka_unit_test(errors_have_names_and_sentences),
   };
