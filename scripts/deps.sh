@@ -5,7 +5,7 @@
 set -eu
 
 packages="build-essential pkg-config clang libclang-rt-14-dev
-libsqlite3-dev sqlite3 libjansson-dev libsodium-dev libcmocka-dev
+libsqlite3-dev libjansson-dev libsodium-dev libcmocka-dev
 tzdata jq"
 
 missing=""
