@@ -34,17 +34,28 @@ static double percentile(const double *sorted, int n, int pct) {
   return n == 0 ? 0 : sorted[rank > 0 ? rank - 1 : 0];
 }
 
-/* Builds and commits one sale of n_lines lines. */
+/* The SKUs and names a host would send, made before any clock starts. */
+#define N_ITEMS 64
+static char item_sku[N_ITEMS][16], item_name[N_ITEMS][32];
+
+static void make_items(void) {
+  for (int k = 0; k < N_ITEMS; k++) {
+    snprintf(item_sku[k], sizeof item_sku[k], "690%010d", k * 7919 % 100000);
+    snprintf(item_name[k], sizeof item_name[k], "Benchmark item %d", k);
+  }
+}
+
+/* Builds and commits one sale of n_lines lines, as a host would. */
 static int commit_one(tg_terminal *t, int i, int n_lines) {
-  char uuid[TG_UUID_LEN + 1], sku[32], name[48];
+  char uuid[TG_UUID_LEN + 1];
   tg_sale *s;
   tg_totals tot;
   tg__uuid_random(uuid);
   int rc = tg_sale_begin(t, uuid, &s);
   for (int k = 0; rc == 0 && k < n_lines; k++) {
-    snprintf(sku, sizeof sku, "690%010d", (i * 7 + k * 13) % 100000);
-    snprintf(name, sizeof name, "Benchmark item %d", k);
-    tg_line l = {sku, name, 1000 + (k % 3) * 500, 199 + k * 100, k == 1 ? 20 : 0};
+    int item = (i * 7 + k * 13) % N_ITEMS;
+    tg_line l = {item_sku[item], item_name[item], 1000 + (k % 3) * 500, 199 + k * 100,
+                 k == 1 ? 20 : 0};
     rc = tg_sale_add_line(s, &l);
   }
   if (rc == 0)
@@ -235,6 +246,7 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
   if (dir == NULL && (dir = mkdtemp(tmp)) == NULL)
     return tg__cli_error("bench", TG_ECANTOPEN, "could not make a folder under /var/tmp");
   snprintf(path, sizeof path, "%s/ledger.db", dir);
+  make_items();
 
   tg_terminal_config cfg = {"BENCH", "T1", "CNY", "UTC"};
   char detail[TG_DETAIL_MAX] = "";

@@ -26,10 +26,8 @@
   XX(SAVEPOINT, "SAVEPOINT tg_nested")                                                    \
   XX(RELEASE, "RELEASE tg_nested")                                                        \
   XX(ROLLBACK_TO, "ROLLBACK TO tg_nested")                                                \
-  XX(COUNTER_NEXT,                                                                        \
-     "UPDATE counter SET seq = seq + 1, receipt = receipt + ?1 WHERE id = 1"              \
-     " RETURNING seq, receipt")                                                           \
-  XX(COUNTER_GET, "SELECT seq, acked FROM counter WHERE id = 1")                          \
+  XX(COUNTER_RAISE, "UPDATE counter SET seq = seq + 1, receipt = receipt + ?1 WHERE id = 1") \
+  XX(COUNTER_GET, "SELECT seq, receipt, acked FROM counter WHERE id = 1")                 \
   XX(RECORD_BY_UUID,                                                                      \
      "SELECT kind, receipt_no, digest, refund_of FROM record WHERE uuid = ?1")            \
   XX(RECORD_BY_RECEIPT, "SELECT seq, kind FROM record WHERE receipt_no = ?1")             \
@@ -82,8 +80,9 @@ int tg__utf8_valid(const char *s, size_t n);
 /* Replaces each byte of s that is not part of such a character with '?'. */
 void tg__utf8_clean(char *s);
 /* Checks one text input: present (unless may_be_empty), at most max bytes,
- * valid UTF-8. On refusal sets the detail "<what>: ..." and returns its code. */
-int tg__text_check(tg_terminal *t, const char *what, const char *s, size_t max,
+ * valid UTF-8. On refusal sets the detail "[line N ]<what> ..." (line 0: no
+ * line) and returns its code. */
+int tg__text_check(tg_terminal *t, int line, const char *what, const char *s, size_t max,
                    int may_be_empty);
 /* 1 if id is 1..TG_ID_MAX characters of A-Z 0-9. */
 int tg__id_valid(const char *id);

@@ -75,7 +75,6 @@ int tg_sale_add_line(tg_sale *s, const tg_line *in) {
   char m1[TG_MONEY_BUF], m2[TG_MONEY_BUF];
   tg_terminal *t = s->t;
   int no = s->n_lines + 1, rc;
-  char what[32];
   int64_t gross, subtotal = s->subtotal;
   if (s->state != TG__SALE_OPEN)
     return tg__fail(t, TG_ESTATE, "%s", tg_strerror(TG_ESTATE));
@@ -83,11 +82,8 @@ int tg_sale_add_line(tg_sale *s, const tg_line *in) {
     return tg__fail(t, TG_EINVAL, "a refund takes lines of its receipt (tg_refund_add_line)");
   if (s->n_lines >= TG_MAX_LINES)
     return tg__fail(t, TG_ETOOMANY, "a sale holds at most %d lines", TG_MAX_LINES);
-  snprintf(what, sizeof what, "line %d SKU", no);
-  if ((rc = tg__text_check(t, what, in->sku, TG_MAX_SKU, 0)) != 0)
-    return rc;
-  snprintf(what, sizeof what, "line %d name", no);
-  if ((rc = tg__text_check(t, what, in->name, TG_MAX_NAME, 0)) != 0)
+  if ((rc = tg__text_check(t, no, "SKU", in->sku, TG_MAX_SKU, 0)) != 0 ||
+      (rc = tg__text_check(t, no, "name", in->name, TG_MAX_NAME, 0)) != 0)
     return rc;
   if (in->qty_milli <= 0 || in->qty_milli > TG_MAX_QTY_MILLI)
     return tg__fail(t, TG_EQTY,
@@ -157,7 +153,7 @@ int tg_sale_add_tender(tg_sale *s, tg_tender_kind kind, int64_t amount, const ch
     return tg__fail(t, TG_ETENDER, "a %s tender must be a positive amount", tg_tender_name(kind));
   if (s->n_tenders >= TG_MAX_TENDERS)
     return tg__fail(t, TG_ETOOMANY, "a sale takes at most %d tenders", TG_MAX_TENDERS);
-  if ((rc = tg__text_check(t, "tender reference", reference, TG_MAX_REFERENCE, 1)) != 0)
+  if ((rc = tg__text_check(t, 0, "tender reference", reference, TG_MAX_REFERENCE, 1)) != 0)
     return rc;
   for (int i = 0; i < s->n_tenders; i++)
     tg__amount_add(&sum, s->tenders[i].amount);

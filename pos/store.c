@@ -126,35 +126,42 @@ void tg__txn_rollback(tg_terminal *t, int nested) {
   memcpy(t->detail, keep, sizeof keep);
 }
 
-int tg__counter_next(tg_terminal *t, int with_receipt, int64_t *seq, int64_t *receipt_no) {
-  sqlite3_stmt *st = tg__stmt(t, TG__ST_COUNTER_NEXT);
-  if (st == NULL)
-    return tg__from_sqlite(sqlite3_errcode(t->db));
-  sqlite3_bind_int(st, 1, with_receipt ? 1 : 0);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    *seq = sqlite3_column_int64(st, 0);
-    *receipt_no = with_receipt ? sqlite3_column_int64(st, 1) : 0;
-  }
-  sqlite3_reset(st);
-  if (rc == SQLITE_DONE)
-    return tg__fail(t, TG_ECORRUPT, "the counter row is missing");
-  return rc == SQLITE_ROW ? 0 : tg__db_fail(t, rc, "could not raise the counters");
-}
-
-int tg__counter_get(tg_terminal *t, int64_t *seq, int64_t *acked) {
+/* Reads the counter row. */
+static int read_counters(tg_terminal *t, int64_t *seq, int64_t *receipt, int64_t *acked) {
   sqlite3_stmt *st = tg__stmt(t, TG__ST_COUNTER_GET);
   if (st == NULL)
     return tg__from_sqlite(sqlite3_errcode(t->db));
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     *seq = sqlite3_column_int64(st, 0);
-    *acked = sqlite3_column_int64(st, 1);
+    *receipt = sqlite3_column_int64(st, 1);
+    *acked = sqlite3_column_int64(st, 2);
   }
   sqlite3_reset(st);
   if (rc == SQLITE_DONE)
     return tg__fail(t, TG_ECORRUPT, "the counter row is missing");
   return rc == SQLITE_ROW ? 0 : tg__db_fail(t, rc, "could not read the counters");
+}
+
+int tg__counter_next(tg_terminal *t, int with_receipt, int64_t *seq, int64_t *receipt_no) {
+  int64_t acked;
+  sqlite3_stmt *st = tg__stmt(t, TG__ST_COUNTER_RAISE);
+  if (st == NULL)
+    return tg__from_sqlite(sqlite3_errcode(t->db));
+  sqlite3_bind_int(st, 1, with_receipt ? 1 : 0);
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return tg__db_fail(t, rc, "could not raise the counters");
+  rc = read_counters(t, seq, receipt_no, &acked);
+  if (!with_receipt)
+    *receipt_no = 0;
+  return rc;
+}
+
+int tg__counter_get(tg_terminal *t, int64_t *seq, int64_t *acked) {
+  int64_t receipt;
+  return read_counters(t, seq, &receipt, acked);
 }
 
 /* Reads the integer answer of a PRAGMA or query. */

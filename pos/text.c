@@ -55,20 +55,26 @@ void tg__utf8_clean(char *s) {
     }
 }
 
-int tg__text_check(tg_terminal *t, const char *what, const char *s, size_t max,
+/* Refuses a text input: "[line N ]what reason". */
+static int refuse(tg_terminal *t, int code, int line, const char *what, const char *reason) {
+  if (line > 0)
+    return tg__fail(t, code, "line %d %s %s", line, what, reason);
+  return tg__fail(t, code, "%s %s", what, reason);
+}
+
+int tg__text_check(tg_terminal *t, int line, const char *what, const char *s, size_t max,
                    int may_be_empty) {
+  char reason[48];
   size_t n;
-  if (s == NULL || s[0] == '\0') {
-    if (may_be_empty)
-      return 0;
-    return tg__fail(t, TG_EINVAL, "%s is missing", what);
-  }
+  if (s == NULL || s[0] == '\0')
+    return may_be_empty ? 0 : refuse(t, TG_EINVAL, line, what, "is missing");
   n = strnlen(s, max + 1);
-  if (n > max)
-    return tg__fail(t, TG_ETOOLONG, "%s is longer than %zu bytes", what, max);
+  if (n > max) {
+    snprintf(reason, sizeof reason, "is longer than %zu bytes", max);
+    return refuse(t, TG_ETOOLONG, line, what, reason);
+  }
   if (!tg__utf8_valid(s, n))
-    return tg__fail(t, TG_EUTF8, "%s is not valid UTF-8 or holds control characters",
-                    what);
+    return refuse(t, TG_EUTF8, line, what, "is not valid UTF-8 or holds control characters");
   return 0;
 }
 
