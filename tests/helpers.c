@@ -87,6 +87,46 @@ tg_sale *tt_sale(tg_terminal *t, uint64_t i, int n_lines) {
   return s;
 }
 
+int tt_commit_quiet(tg_terminal *t, uint64_t i) {
+  char uuid[TG_UUID_LEN + 1], name[48];
+  tg_sale *s;
+  tg_totals tot;
+  tt_uuid(i, uuid);
+  int rc = tg_sale_begin(t, uuid, &s);
+  for (int k = 0; rc == 0 && k < 1 + (int)(i % 6); k++) {
+    snprintf(name, sizeof name, "商品 %d / sale %llu", k, (unsigned long long)i);
+    tg_line l = {"690001", name, 1000 + k * 250, 100 + (int64_t)(i % 900), k ? 0 : 5};
+    rc = tg_sale_add_line(s, &l);
+  }
+  if (rc == 0)
+    rc = tg_sale_set_order_discount(s, (int64_t)(i % 11));
+  if (rc == 0)
+    rc = tg_sale_get_totals(s, &tot);
+  if (rc == 0)
+    rc = tg_sale_add_tender(s, TG_TENDER_CASH, tot.total + 50, NULL);
+  if (rc == 0)
+    rc = tg_sale_commit(s, NULL);
+  tg_sale_free(s);
+  return rc;
+}
+
+sqlite3_vfs *tt_vfs_wrap(sqlite3_vfs *vfs, const char *name, int extra,
+                         int (*x_open)(sqlite3_vfs *, sqlite3_filename, sqlite3_file *, int,
+                                       int *),
+                         int (*x_delete)(sqlite3_vfs *, const char *, int)) {
+  sqlite3_vfs *real = sqlite3_vfs_find(NULL);
+  if (real == NULL)
+    return NULL;
+  *vfs = *real;
+  vfs->pNext = NULL;
+  vfs->zName = name;
+  vfs->szOsFile = extra + real->szOsFile;
+  vfs->xOpen = x_open;
+  if (x_delete != NULL)
+    vfs->xDelete = x_delete;
+  return real;
+}
+
 int tt_commit(tg_terminal *t, uint64_t i, int n_lines, char receipt[TG_RECEIPT_MAX]) {
   tg_sale *s = tt_sale(t, i, n_lines);
   int rc = tg_sale_commit(s, receipt);

@@ -51,6 +51,18 @@ void tt_uuid(uint64_t i, char out[TG_UUID_LEN + 1]);
 /* A sale numbered i with n_lines lines whose content depends only on i, and
  * an exact cash tender: the same i always makes the same request. */
 tg_sale *tt_sale(tg_terminal *t, uint64_t i, int n_lines);
+/* Commits sale i (1 to 6 lines, content fixed by i) without cmocka, for code
+ * that runs in a forked child: 0 or the error code. */
+int tt_commit_quiet(tg_terminal *t, uint64_t i);
+/* Makes *vfs a copy of the default VFS named name whose files are extra
+ * bytes larger (for a wrapper's own state before the real file) and that
+ * opens and deletes with x_open and x_delete (NULL: the default's own); every
+ * other method is the default's, which reads only what the copy keeps.
+ * Returns the default VFS, for the wrapper to call, or NULL. */
+sqlite3_vfs *tt_vfs_wrap(sqlite3_vfs *vfs, const char *name, int extra,
+                         int (*x_open)(sqlite3_vfs *, sqlite3_filename, sqlite3_file *, int,
+                                       int *),
+                         int (*x_delete)(sqlite3_vfs *, const char *, int));
 /* Commits tt_sale(t, i, n_lines) and returns 0 or the error code. */
 int tt_commit(tg_terminal *t, uint64_t i, int n_lines, char receipt[TG_RECEIPT_MAX]);
 /* Checks every ledger invariant of the database at path through its own

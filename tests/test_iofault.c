@@ -168,113 +168,15 @@ static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, i
   return rc;
 }
 
-static int v_delete(sqlite3_vfs *vfs, const char *name, int sync_dir) {
-  (void)vfs;
-  return fault.real->xDelete(fault.real, name, sync_dir);
-}
-
-static int v_access(sqlite3_vfs *vfs, const char *name, int flags, int *out) {
-  (void)vfs;
-  return fault.real->xAccess(fault.real, name, flags, out);
-}
-
-static int v_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out) {
-  (void)vfs;
-  return fault.real->xFullPathname(fault.real, name, n, out);
-}
-
-static void *v_dl_open(sqlite3_vfs *vfs, const char *name) {
-  (void)vfs;
-  return fault.real->xDlOpen(fault.real, name);
-}
-
-static void v_dl_error(sqlite3_vfs *vfs, int n, char *out) {
-  (void)vfs;
-  fault.real->xDlError(fault.real, n, out);
-}
-
-static void (*v_dl_sym(sqlite3_vfs *vfs, void *lib, const char *sym))(void) {
-  (void)vfs;
-  return fault.real->xDlSym(fault.real, lib, sym);
-}
-
-static void v_dl_close(sqlite3_vfs *vfs, void *lib) {
-  (void)vfs;
-  fault.real->xDlClose(fault.real, lib);
-}
-
-static int v_randomness(sqlite3_vfs *vfs, int n, char *out) {
-  (void)vfs;
-  return fault.real->xRandomness(fault.real, n, out);
-}
-
-static int v_sleep(sqlite3_vfs *vfs, int us) {
-  (void)vfs;
-  return fault.real->xSleep(fault.real, us);
-}
-
-static int v_current_time(sqlite3_vfs *vfs, double *out) {
-  (void)vfs;
-  return fault.real->xCurrentTime(fault.real, out);
-}
-
-static int v_get_last_error(sqlite3_vfs *vfs, int n, char *out) {
-  (void)vfs;
-  return fault.real->xGetLastError(fault.real, n, out);
-}
-
-static int v_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out) {
-  (void)vfs;
-  return fault.real->xCurrentTimeInt64(fault.real, out);
-}
-
-static int v_set_system_call(sqlite3_vfs *vfs, const char *name, sqlite3_syscall_ptr p) {
-  (void)vfs;
-  return fault.real->xSetSystemCall(fault.real, name, p);
-}
-
-static sqlite3_syscall_ptr v_get_system_call(sqlite3_vfs *vfs, const char *name) {
-  (void)vfs;
-  return fault.real->xGetSystemCall(fault.real, name);
-}
-
-static const char *v_next_system_call(sqlite3_vfs *vfs, const char *name) {
-  (void)vfs;
-  return fault.real->xNextSystemCall(fault.real, name);
-}
-
 static sqlite3_vfs fault_vfs;
 
 /* Wraps the default VFS and makes the wrapper the default, so every
  * connection (the library's and the helpers') goes through it. Returns 0 or
  * an SQLite error. */
 static int fault_install(void) {
-  sqlite3_vfs *real = sqlite3_vfs_find(NULL);
-  if (real == NULL)
+  fault.real = tt_vfs_wrap(&fault_vfs, "iofault", (int)sizeof(fault_file), v_open, NULL);
+  if (fault.real == NULL)
     return SQLITE_ERROR;
-  fault.real = real;
-  fault_vfs = (sqlite3_vfs){
-      .iVersion = real->iVersion,
-      .szOsFile = (int)sizeof(fault_file) + real->szOsFile,
-      .mxPathname = real->mxPathname,
-      .zName = "iofault",
-      .xOpen = v_open,
-      .xDelete = v_delete,
-      .xAccess = v_access,
-      .xFullPathname = v_full_pathname,
-      .xDlOpen = v_dl_open,
-      .xDlError = v_dl_error,
-      .xDlSym = v_dl_sym,
-      .xDlClose = v_dl_close,
-      .xRandomness = v_randomness,
-      .xSleep = v_sleep,
-      .xCurrentTime = v_current_time,
-      .xGetLastError = v_get_last_error,
-      .xCurrentTimeInt64 = v_current_time_int64,
-      .xSetSystemCall = v_set_system_call,
-      .xGetSystemCall = v_get_system_call,
-      .xNextSystemCall = v_next_system_call,
-  };
   return sqlite3_vfs_register(&fault_vfs, 1);
 }
 
