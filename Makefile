@@ -1,7 +1,7 @@
 # tillgroup: plain Makefile. Dependencies only through pkg-config.
 # make            library, CLI          make test    every suite (installs deps first)
 # make demo       a short store day     make asan / make ubsan   the suite under sanitizers
-# make fuzz       long libFuzzer runs   make soak    thousands of crash-kills
+# make fuzz       long libFuzzer runs   make soak    thousands of kills and power cuts
 # make bench      ledger benchmark      make install PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -13,6 +13,7 @@ SANITIZE ?=
 WERROR ?=
 FUZZ_SECONDS ?= 600
 SOAK_KILLS ?= 5000
+SOAK_CUTS ?= 1000
 
 PKGS := sqlite3 jansson libsodium
 WARN := -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wshadow \
@@ -100,8 +101,9 @@ fuzz: deps $(FUZZ_BIN)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
-soak: deps all $(BUILD)/tests/test_crash
+soak: deps all $(BUILD)/tests/test_crash $(BUILD)/tests/test_powercut
 	TG_CRASH_KILLS=$(SOAK_KILLS) $(BUILD)/tests/test_crash
+	TG_POWERCUT_KILLS=$(SOAK_CUTS) $(BUILD)/tests/test_powercut
 
 demo: deps all
 	@sh scripts/demo.sh $(BUILD)/tillgroup
