@@ -243,6 +243,8 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
   }
   if (sales < 1 || lines < 1 || pre < 0 || rounds < 1 || rounds > sales || optind != argc)
     return tg__cli_usage("bench", "--sales, --lines and --rounds take positive numbers");
+  if (dir != NULL && strlen(dir) > sizeof path - 64)
+    return tg__cli_usage("bench", "--dir is longer than %zu bytes", sizeof path - 64);
   if (dir == NULL && (dir = mkdtemp(tmp)) == NULL)
     return tg__cli_error("bench", TG_ECANTOPEN, "could not make a folder under /var/tmp");
   snprintf(path, sizeof path, "%s/ledger.db", dir);

@@ -38,7 +38,7 @@ static int insert_record(tg_sale *s, const tg_totals *tot,
                          int *duplicate) {
   tg_terminal *t = s->t;
   int64_t seq, receipt_no, now = tg__now_ms();
-  char *body;
+  char number[TG_RECEIPT_MAX] = "", *body;
   size_t len;
   /* A refund without tenders goes back in cash; a void was never paid. */
   tg__tender implied = {TG_TENDER_CASH, tot->total, NULL};
@@ -51,7 +51,9 @@ static int insert_record(tg_sale *s, const tg_totals *tot,
   int rc = tg__counter_next(t, s->kind != TG_RECORD_VOID, &seq, &receipt_no);
   if (rc != 0)
     return rc;
-  if ((rc = tg__record_encode(s, tot, tenders, n_tenders, seq, receipt_no, now, &body, &len)) != 0)
+  if (receipt_no > 0)
+    tg__receipt_format(t, receipt_no, number);
+  if ((rc = tg__record_encode(s, tot, tenders, n_tenders, seq, number, now, &body, &len)) != 0)
     return rc;
   sqlite3_stmt *st = tg__stmt(t, TG__ST_RECORD_INSERT);
   if (st == NULL) {
@@ -75,7 +77,7 @@ static int insert_record(tg_sale *s, const tg_totals *tot,
   if (rc != SQLITE_DONE)
     return tg__db_fail(t, rc, "could not write the record");
   if (receipt != NULL && receipt_no > 0)
-    tg__receipt_format(t, receipt_no, receipt);
+    memcpy(receipt, number, TG_RECEIPT_MAX);
   return 0;
 }
 

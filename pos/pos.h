@@ -241,10 +241,10 @@ int tg__refund_reload(tg_sale *s);
 
 /* ----- record.c ----- */
 /* Encodes the committed form of s (tenders as written, which for a refund
- * may be the implied cash tender) as one line of JSON; free *out with
- * tg__free(). */
+ * may be the implied cash tender; receipt "" for a void) as one line of JSON;
+ * free *out with tg__free(). */
 int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *tenders,
-                      int n_tenders, int64_t seq, int64_t receipt_no, int64_t time_ms,
+                      int n_tenders, int64_t seq, const char *receipt, int64_t time_ms,
                       char **out, size_t *len);
 /* Decodes a stored record; refunded quantities are left 0. Free with
  * tg_receipt_free(). TG_ECORRUPT if the bytes are not a record. */

@@ -85,10 +85,10 @@ static void close_with(buf *b, char mark) {
 }
 
 int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *tenders,
-                      int n_tenders, int64_t seq, int64_t receipt_no, int64_t time_ms,
+                      int n_tenders, int64_t seq, const char *receipt, int64_t time_ms,
                       char **out, size_t *len) {
   const tg_terminal_info *in = &s->t->info;
-  char uuid[TG_UUID_LEN + 1], receipt[TG_RECEIPT_MAX];
+  char uuid[TG_UUID_LEN + 1], original[TG_RECEIPT_MAX];
   buf b = {0};
   tg__uuid_format(s->uuid, uuid);
   put_z(&b, "{");
@@ -100,13 +100,11 @@ int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *
   put_text(&b, "uuid", uuid);
   put_int(&b, "time_ms", time_ms);
   put_text(&b, "currency", in->currency);
-  if (receipt_no > 0) {
-    tg__receipt_format(s->t, receipt_no, receipt);
+  if (receipt[0] != '\0')
     put_text(&b, "receipt", receipt);
-  }
   if (s->original_no > 0) {
-    tg__receipt_format(s->t, s->original_no, receipt);
-    put_text(&b, "original_receipt", receipt);
+    tg__receipt_format(s->t, s->original_no, original);
+    put_text(&b, "original_receipt", original);
   }
   put_z(&b, "\"lines\":[");
   for (int i = 0; i < s->n_lines; i++) {

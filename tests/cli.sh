@@ -75,6 +75,7 @@ expect_exit "export --since needs a number" 2 "record number" "$TG" export --sin
 
 check "bench ledger --json" sh -c "$TG bench ledger --sales 40 --rounds 2 --dir '$dir' --json | jq -e 'has(\"commits_per_s\") and has(\"p50_ms\") and has(\"p99_ms\") and has(\"floor_commits_per_s\") and has(\"floor_p99_ms\") and .ratio > 0'"
 
+expect_exit "bench refuses a --dir it cannot hold" 2 "longer" "$TG" bench ledger --dir "/tmp/$(printf '%5000s' | tr ' ' x)"
 check "the example program" sh -c "$BUILD/tests/example '$dir/example.db' | grep -qx 'sale S1-T1-1: total 3677, change 1323'"
 check "the shared library exports only tg_ names" sh -c "
   syms=\$(nm -D --defined-only $BUILD/libtillgroup.so.0 | awk '{print \$3}')
