@@ -15,20 +15,21 @@ FUZZ_SECONDS ?= 600
 SOAK_KILLS ?= 5000
 SOAK_CUTS ?= 1000
 
-PKGS := sqlite3 jansson libsodium
+PKGS := sqlite3 jansson libsodium libqrencode pangocairo inih
 WARN := -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wshadow \
         $(if $(WERROR),-Werror)
 DEFS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer)
 PC_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PC_LIBS = $(shell pkg-config --libs $(PKGS))
-ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden -Ipos $(PC_CFLAGS)
+ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden -Ipos -Ireceipts $(PC_CFLAGS)
 LDLIBS_ALL = $(PC_LIBS)
 
 LIB_SRC := pos/error.c pos/alloc.c pos/text.c pos/currency.c pos/money.c pos/store.c \
            pos/terminal.c pos/sale.c pos/commit.c pos/refund.c pos/receipt.c pos/record.c \
-           pos/outbox.c pos/sale_json.c
-CLI_SRC := pos/cli.c pos/cli_ledger.c pos/bench_ledger.c
+           pos/outbox.c pos/sale_json.c pos/receipt_config.c pos/receipt_doc.c \
+           $(wildcard receipts/*.c)
+CLI_SRC := pos/cli.c pos/cli_ledger.c pos/bench_ledger.c pos/cli_receipt.c pos/bench_receipt.c
 TEST_SRC := $(wildcard tests/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -41,7 +42,9 @@ all: $(BUILD)/libtillgroup.a $(BUILD)/libtillgroup.so $(BUILD)/tillgroup
 deps:
 	@sh scripts/deps.sh
 
-$(BUILD)/%.o: %.c pos/tillgroup.h pos/pos.h
+HDRS := pos/tillgroup.h pos/pos.h receipts/receipts.h
+
+$(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -59,13 +62,19 @@ $(BUILD)/tillgroup: $(CLI_OBJ) $(BUILD)/libtillgroup.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(CLI_OBJ) $(BUILD)/libtillgroup.a $(LDLIBS_ALL)
 
 # Tests link the static library, so they may call the tg__ internals too.
-$(BUILD)/tests/helpers.o: tests/helpers.c tests/helpers.h pos/tillgroup.h pos/pos.h
+$(BUILD)/tests/helpers.o: tests/helpers.c tests/helpers.h $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -c $< -o $@
 
-$(BUILD)/tests/test_%: tests/test_%.c $(BUILD)/tests/helpers.o $(BUILD)/libtillgroup.a tests/helpers.h
+$(BUILD)/tests/escpos_check.o: tests/escpos_check.c tests/escpos_check.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(BUILD)/tests/helpers.o \
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+TEST_OBJ := $(BUILD)/tests/helpers.o $(BUILD)/tests/escpos_check.o
+$(BUILD)/tests/test_%: tests/test_%.c $(TEST_OBJ) $(BUILD)/libtillgroup.a tests/helpers.h \
+    tests/escpos_check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(TEST_OBJ) \
 	  $(BUILD)/libtillgroup.a $(LDLIBS_ALL) $(shell pkg-config --libs cmocka)
 
 # The example links the shared library through the public header only.
@@ -78,9 +87,9 @@ $(BUILD)/tests/example: tests/example.c pos/tillgroup.h $(BUILD)/libtillgroup.so
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/terminal.c tests/fuzz/terminal.h $(LIB_SRC) \
-    pos/tillgroup.h pos/pos.h
+    $(HDRS)
 	@mkdir -p $(dir $@)
-	clang $(WARN) $(DEFS) -O1 -g -fsanitize=fuzzer,address,undefined -Ipos $(PC_CFLAGS) \
+	clang $(WARN) $(DEFS) -O1 -g -fsanitize=fuzzer,address,undefined -Ipos -Ireceipts $(PC_CFLAGS) \
 	  -o $@ $< tests/fuzz/terminal.c $(LIB_SRC) $(LDLIBS_ALL)
 
 test: deps

@@ -213,7 +213,7 @@ static const char bench_help[] =
 
 enum { LEDGER, FLOOR, WRITES, N_SERIES };
 
-int tg__cmd_bench(int argc, char **argv, const char *db) {
+int tg__bench_ledger(int argc, char **argv) {
   static const struct option opts[] = {
       {"sales", required_argument, NULL, 'n'}, {"lines", required_argument, NULL, 'l'},
       {"preload", required_argument, NULL, 'p'}, {"rounds", required_argument, NULL, 'r'},
@@ -223,18 +223,12 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
   const char *dir = NULL;
   char tmp[] = "/var/tmp/tillgroup-bench-XXXXXX", path[4096], side[4200];
   int as_json = 0, o, rc;
-  (void)db;
-  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-    return fputs(bench_help, stdout), TG_EXIT_OK;
-  if (argc < 2 || strcmp(argv[1], "ledger") != 0)
-    return tg__cli_usage("bench", "the benchmark here is 'ledger'");
-  argc--, argv++;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
-    case 'n': sales = tg__cli_parse_int(optarg, 100000000); break;
-    case 'l': lines = tg__cli_parse_int(optarg, TG_MAX_LINES); break;
-    case 'p': pre = tg__cli_parse_int(optarg, 100000000); break;
-    case 'r': rounds = tg__cli_parse_int(optarg, 1000); break;
+    case 'n': sales = tg__parse_int(optarg, 100000000); break;
+    case 'l': lines = tg__parse_int(optarg, TG_MAX_LINES); break;
+    case 'p': pre = tg__parse_int(optarg, 100000000); break;
+    case 'r': rounds = tg__parse_int(optarg, 1000); break;
     case 'd': dir = optarg; break;
     case 'j': as_json = 1; break;
     case 'h': return fputs(bench_help, stdout), TG_EXIT_OK;

@@ -22,7 +22,8 @@ static const command commands[] = {
     {"refund", tg__cmd_refund, "refund a receipt, fully or in part"},
     {"status", tg__cmd_status, "outbox depth, oldest unsent record, database size"},
     {"export", tg__cmd_export, "outbox records as JSON lines"},
-    {"bench", tg__cmd_bench, "measure the ledger against the durable-commit floor"},
+    {"receipt", tg__cmd_receipt, "a receipt as ESC/POS bytes, plain text or a PNG preview"},
+    {"bench", tg__cmd_bench, "benchmarks: the ledger, the receipt encoder"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -77,31 +78,6 @@ int tg__cli_open(const char *cmd, const char *db, tg_terminal **out) {
   return code;
 }
 
-const char *tg__cli_milli(int64_t v, char *buf) {
-  int64_t whole = v / 1000, frac = v % 1000;
-  if (frac == 0)
-    snprintf(buf, 32, "%lld", (long long)whole);
-  else if (frac % 100 == 0)
-    snprintf(buf, 32, "%lld.%01lld", (long long)whole, (long long)(frac / 100));
-  else if (frac % 10 == 0)
-    snprintf(buf, 32, "%lld.%02lld", (long long)whole, (long long)(frac / 10));
-  else
-    snprintf(buf, 32, "%lld.%03lld", (long long)whole, (long long)frac);
-  return buf;
-}
-
-int64_t tg__cli_parse_int(const char *s, int64_t max) {
-  int64_t v = 0;
-  if (s == NULL || *s == '\0')
-    return -1;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
-      return -1;
-    v = v * 10 + (*s - '0');
-  }
-  return v;
-}
-
 int64_t tg__cli_parse_milli(const char *s) {
   char whole[24];
   const char *dot = strchr(s, '.');
@@ -111,11 +87,11 @@ int64_t tg__cli_parse_milli(const char *s) {
     return -1;
   memcpy(whole, s, n);
   whole[n] = '\0';
-  if ((w = tg__cli_parse_int(whole, TG_MAX_QTY_MILLI / 1000)) < 0)
+  if ((w = tg__parse_int(whole, TG_MAX_QTY_MILLI / 1000)) < 0)
     return -1;
   if (dot != NULL) {
     size_t places = strlen(dot + 1);
-    if (places == 0 || places > 3 || (f = tg__cli_parse_int(dot + 1, 999)) < 0)
+    if (places == 0 || places > 3 || (f = tg__parse_int(dot + 1, 999)) < 0)
       return -1;
     for (size_t i = places; i < 3; i++)
       f *= 10;
@@ -131,6 +107,18 @@ const char *tg__cli_time(int64_t ms, const char *tz, char *buf) {
   if (localtime_r(&secs, &tm) == NULL || strftime(buf, 64, "%Y-%m-%d %H:%M:%S", &tm) == 0)
     snprintf(buf, 64, "%lld ms", (long long)ms);
   return buf;
+}
+
+int tg__cmd_bench(int argc, char **argv, const char *db) {
+  (void)db;
+  if (argc >= 2 && strcmp(argv[1], "ledger") == 0)
+    return tg__bench_ledger(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "receipt") == 0)
+    return tg__bench_receipt(argc - 1, argv + 1);
+  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+    return puts("usage: tillgroup bench ledger|receipt [OPTIONS]   (bench ledger --help, "
+                "bench receipt --help)"), TG_EXIT_OK;
+  return tg__cli_usage("bench", "the benchmarks are 'ledger' and 'receipt'");
 }
 
 int main(int argc, char **argv) {

@@ -184,7 +184,7 @@ static void print_receipt(const tg_receipt *r, const tg_terminal_info *in) {
   printf("%3s  %-32s %9s %11s %12s\n", "#", "item", "qty", "price", "amount");
   for (int i = 0; i < r->n_lines; i++) {
     const tg_receipt_line *l = &r->lines[i];
-    printf("%3d  %-32s %9s %11s %12s\n", l->line_no, l->name, tg__cli_milli(l->qty_milli, a),
+    printf("%3d  %-32s %9s %11s %12s\n", l->line_no, l->name, tg__qty_format(l->qty_milli, a),
            tg__money_format(l->unit_price, x, b), tg__money_format(l->amount, x, c));
     if (l->line_discount || l->order_discount)
       printf("     %-32s %9s %11s %12s\n", l->sku, "discount",
@@ -194,7 +194,7 @@ static void print_receipt(const tg_receipt *r, const tg_terminal_info *in) {
     if (l->original_line)
       printf("     (line %d of %s)\n", l->original_line, r->original_receipt);
     if (l->refunded_milli)
-      printf("     refunded so far: %s\n", tg__cli_milli(l->refunded_milli, a));
+      printf("     refunded so far: %s\n", tg__qty_format(l->refunded_milli, a));
   }
   printf("\n%-50s %16s\n", "subtotal", tg__money_format(r->totals.subtotal, x, a));
   if (r->totals.order_discount)
@@ -256,7 +256,7 @@ static int refund_line_arg(tg_sale *r, const char *arg, char *why, size_t why_le
     return snprintf(why, why_len, "--line %s: expected N or N:QTY", arg), BAD_ARGUMENT;
   memcpy(no, arg, n);
   no[n] = '\0';
-  if ((line = tg__cli_parse_int(no, TG_MAX_LINES)) <= 0)
+  if ((line = tg__parse_int(no, TG_MAX_LINES)) <= 0)
     return snprintf(why, why_len, "--line %s: line number must be 1..%d", arg, TG_MAX_LINES),
            BAD_ARGUMENT;
   if (colon != NULL && (qty = tg__cli_parse_milli(colon + 1)) <= 0)
@@ -281,7 +281,7 @@ static int refund_tender_arg(tg_sale *r, char *arg, char *why, size_t why_len) {
   if ((ref = strchr(amount, ':')) != NULL)
     *ref++ = '\0';
   int kind = tg_tender_parse(arg);
-  if (kind < 0 || (v = tg__cli_parse_int(amount, TG_MAX_AMOUNT)) < 0)
+  if (kind < 0 || (v = tg__parse_int(amount, TG_MAX_AMOUNT)) < 0)
     return snprintf(why, why_len, "--tender: expected cash|card|wallet|coupon|points:AMOUNT"),
            BAD_ARGUMENT;
   return tg_sale_add_tender(r, (tg_tender_kind)kind, v, ref);
@@ -414,11 +414,11 @@ int tg__cmd_export(int argc, char **argv, const char *db) {
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
     case 's':
-      if ((since = tg__cli_parse_int(optarg, INT64_MAX)) < 0)
+      if ((since = tg__parse_int(optarg, INT64_MAX)) < 0)
         return tg__cli_usage("export", "--since takes a record number");
       break;
     case 'l':
-      if ((limit = tg__cli_parse_int(optarg, INT64_MAX)) < 0)
+      if ((limit = tg__parse_int(optarg, INT64_MAX)) < 0)
         return tg__cli_usage("export", "--limit takes a count");
       break;
     case 'h': return help(export_help);

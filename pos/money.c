@@ -74,3 +74,16 @@ const char *tg__money_format(int64_t v, int exponent, char *buf) {
              (unsigned long long)(a / scale), exponent, (unsigned long long)(a % scale));
   return buf;
 }
+
+const char *tg__qty_format(int64_t v, char *buf) {
+  int64_t whole = v / 1000, frac = v % 1000;
+  if (frac == 0)
+    snprintf(buf, 32, "%lld", (long long)whole);
+  else if (frac % 100 == 0)
+    snprintf(buf, 32, "%lld.%01lld", (long long)whole, (long long)(frac / 100));
+  else if (frac % 10 == 0)
+    snprintf(buf, 32, "%lld.%02lld", (long long)whole, (long long)(frac / 10));
+  else
+    snprintf(buf, 32, "%lld.%03lld", (long long)whole, (long long)frac);
+  return buf;
+}

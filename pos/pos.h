@@ -6,6 +6,7 @@
 #include <stdarg.h>
 
 #include "tillgroup.h"
+#include "receipts.h"
 
 #if !defined(__SIZEOF_INT128__)
 #error "tillgroup needs a compiler with 128-bit integers for exact money arithmetic"
@@ -77,6 +78,8 @@ void tg__free(void *p);              /* accepts NULL */
 size_t tg__utf8_char(const char *s, size_t n);
 /* 1 if s[0..n) is valid UTF-8 with no control characters, else 0. */
 int tg__utf8_valid(const char *s, size_t n);
+/* Parses a non-negative decimal integer; -1 if invalid or over max. */
+int64_t tg__parse_int(const char *s, int64_t max);
 /* Replaces each byte of s that is not part of such a character with '?'. */
 void tg__utf8_clean(char *s);
 /* Checks one text input: present (unless may_be_empty), at most max bytes,
@@ -112,6 +115,8 @@ void tg__allocate(int64_t amount, const int64_t *weights, int64_t *shares, int n
  * into buf (TG_MONEY_BUF bytes); returns buf. */
 #define TG_MONEY_BUF 32
 const char *tg__money_format(int64_t v, int exponent, char *buf);
+/* Formats thousandths as a quantity ("1.5", "2", "0.25") into buf (32 bytes); returns buf. */
+const char *tg__qty_format(int64_t v, char *buf);
 
 /* ----- terminal.c ----- */
 /* Wall-clock time in UTC milliseconds: recorded, never used for ordering. */
@@ -253,6 +258,45 @@ int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt *
  * receipt_no is not NULL; free *out with tg__free(). */
 int tg__record_body(tg_terminal *t, int64_t seq, char **out, size_t *len, int64_t *receipt_no);
 
+/* ----- receipt_config.c: [printer] and [receipt] of tillgroup.ini ----- */
+#define TG_RECEIPT_LINES 8 /* header or footer lines */
+typedef struct {
+  tg__profile printer;
+  char header[TG_RECEIPT_LINES][TG_MAX_NAME + 1]; /* none: the store id is the header */
+  int n_header;
+  char footer[TG_RECEIPT_LINES][TG_MAX_NAME + 1];
+  int n_footer;
+  char lang[3];                          /* "zh", "en", or "" for zh when the currency is CNY */
+  int invite;                            /* print the invite the receipt is given */
+  char invite_caption[TG_MAX_NAME + 1];  /* "" for the language's default */
+} tg__receipt_config;
+/* Fills *c with the embedded defaults for 58 or 80 mm paper. */
+void tg__receipt_config_default(tg__receipt_config *c, int paper_mm);
+/* Reads the [printer] and [receipt] sections of the INI file at path over the
+ * defaults (58 mm). On a bad file returns TG_ENOENT or TG_EINVAL with "PATH
+ * line N: [section] key = value: use ..." in why, and *c holds the defaults. */
+int tg__receipt_config_load(const char *path, tg__receipt_config *c, char *why, size_t why_len);
+
+/* ----- receipt_doc.c: what a receipt shows, as a document to render ----- */
+typedef struct tg__receipt_doc tg__receipt_doc;
+/* Builds the document of committed receipt r: header, receipt number, time
+ * (time_text, already in the store's zone), items, totals, tenders, barcode,
+ * the invite when invite_url is not NULL and c->invite, and the footer;
+ * "COPY" on a reprint. Copies what it needs. TG_ENOMEM or 0. */
+int tg__receipt_doc_from_record(const tg_receipt *r, const tg_terminal_info *info,
+                                const tg__receipt_config *c, const char *time_text,
+                                const char *invite_url, int copy, tg__receipt_doc **out);
+/* Builds a document from a reference receipt in JSON (the format of
+ * ../shared/bench/reference-receipt.json, described in docs/receipt-json.md)
+ * and the printer profile it names. Refuses bad input with TG_EJSON or
+ * TG_EINVAL and a one-line reason in why. */
+int tg__receipt_doc_from_json(const char *json, size_t n, tg__receipt_doc **out, tg__profile *p,
+                              char *why, size_t why_len);
+/* The document to hand to tg__render_*(); valid until the doc is freed. */
+const tg__doc *tg__receipt_doc_get(const tg__receipt_doc *d);
+/* Frees a document. Accepts NULL. */
+void tg__receipt_doc_free(tg__receipt_doc *d);
+
 /* ----- cli.c: helpers of the tillgroup program (not in the library) ----- */
 /* Exit codes of the tillgroup program. */
 enum { TG_EXIT_OK = 0, TG_EXIT_REFUSED = 1, TG_EXIT_USAGE = 2, TG_EXIT_STORAGE = 3 };
@@ -262,16 +306,12 @@ int tg__cli_error(const char *cmd, int rc, const char *detail);
 int tg__cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Opens the terminal at db or prints why not; returns 0 or an exit code. */
 int tg__cli_open(const char *cmd, const char *db, tg_terminal **out);
-/* Formats thousandths ("1.5", "2") into buf (32 bytes). */
-const char *tg__cli_milli(int64_t v, char *buf);
 /* Parses a decimal with at most 3 places ("1.5") into thousandths; -1 if invalid. */
 int64_t tg__cli_parse_milli(const char *s);
-/* Parses a non-negative decimal integer; -1 if invalid or over max. */
-int64_t tg__cli_parse_int(const char *s, int64_t max);
 /* Formats UTC milliseconds as local time in zone tz into buf (64 bytes). */
 const char *tg__cli_time(int64_t ms, const char *tz, char *buf);
 
-/* cli_ledger.c and bench_ledger.c: one function per command. */
+/* cli_*.c and bench_*.c: one function per command. */
 int tg__cmd_init(int argc, char **argv, const char *db);
 int tg__cmd_sale(int argc, char **argv, const char *db);
 int tg__cmd_show(int argc, char **argv, const char *db);
@@ -279,5 +319,12 @@ int tg__cmd_refund(int argc, char **argv, const char *db);
 int tg__cmd_status(int argc, char **argv, const char *db);
 int tg__cmd_export(int argc, char **argv, const char *db);
 int tg__cmd_bench(int argc, char **argv, const char *db);
+int tg__cmd_receipt(int argc, char **argv, const char *db);
+/* The benchmarks, given argv from their name on. */
+int tg__bench_ledger(int argc, char **argv);
+int tg__bench_receipt(int argc, char **argv);
+/* Reads the whole file at path (at most max bytes) into a NUL-terminated
+ * buffer to free with free(); NULL with a reason in why. */
+char *tg__cli_read_file(const char *path, size_t max, size_t *n, char *why, size_t why_len);
 
 #endif /* TG_POS_H */

@@ -3,39 +3,13 @@
 #include <string.h>
 
 #include "pos.h"
+#include "receipts.h"
 
 size_t tg__utf8_char(const char *s, size_t n) {
-  const unsigned char *p = (const unsigned char *)s;
-  unsigned c = p[0];
   uint32_t cp;
-  size_t len;
-  if (n == 0)
-    return 0;
-  if (c < 0x80)
-    return c < 0x20 || c == 0x7f ? 0 : 1; /* C0 controls and DEL */
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0; /* continuation byte, overlong lead, or beyond U+10FFFF */
-  }
-  if (n < len)
-    return 0;
-  for (size_t k = 1; k < len; k++) {
-    if ((p[k] & 0xc0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (p[k] & 0x3f);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-    return 0; /* overlong */
-  if ((cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-    return 0; /* surrogates and C1 controls */
+  size_t len = tg__utf8_decode(s, n, &cp);
+  if (len == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
+    return 0; /* C0 and C1 controls, DEL */
   return len;
 }
 
@@ -141,4 +115,16 @@ void tg__uuid_random(char out[TG_UUID_LEN + 1]) {
   u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
   u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
   tg__uuid_format(u, out);
+}
+
+int64_t tg__parse_int(const char *s, int64_t max) {
+  int64_t v = 0;
+  if (s == NULL || *s == '\0')
+    return -1;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
+      return -1;
+    v = v * 10 + (*s - '0');
+  }
+  return v;
 }

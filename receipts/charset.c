@@ -1,0 +1,48 @@
+/* What a printer can print: Unicode to GB18030 or a single-byte code page, via iconv. */
+#include <errno.h>
+#include <iconv.h>
+
+#include "receipts.h"
+
+int tg__charset_init(tg__charset *c, const char *encoding) {
+  c->cd = NULL;
+  if (tg__encoding_lookup(encoding, &c->esc_t, &c->iconv_name) != 0)
+    return TG__EINVAL;
+  c->cjk = c->esc_t < 0;
+  return 0;
+}
+
+void tg__charset_close(tg__charset *c) {
+  if (c->cd != NULL)
+    iconv_close((iconv_t)c->cd);
+  c->cd = NULL;
+}
+
+int tg__charset_encode(tg__charset *c, uint32_t cp, unsigned char out[4]) {
+  char in[4], *pin = in, *pout = (char *)out;
+  size_t nin, nout = 4, n;
+  int cells = tg__width(cp, c->cjk);
+  if (cp >= 0x20 && cp < 0x7f) {
+    out[0] = (unsigned char)cp;
+    return 1;
+  }
+  if (cp < 0xa0 || cells == 0)
+    return 0; /* controls and zero-width characters print nothing */
+  if (c->cd == NULL) {
+    iconv_t cd = iconv_open(c->iconv_name, "UTF-8");
+    if (cd == (iconv_t)-1)
+      return errno == EINVAL ? TG__EINVAL : TG__ENOMEM;
+    c->cd = cd;
+  }
+  nin = tg__utf8_encode(cp, in);
+  if (iconv((iconv_t)c->cd, &pin, &nin, &pout, &nout) == (size_t)-1) {
+    iconv((iconv_t)c->cd, NULL, NULL, NULL, NULL); /* reset after a refusal */
+    return 0;
+  }
+  n = 4 - nout;
+  /* One byte is one cell; in GB18030 two bytes are one full-width cell pair,
+   * four bytes are past what printer fonts hold. */
+  if (c->cjk ? (n != 2 || cells != 2) : (n != 1 || cells != 1))
+    return 0;
+  return (int)n;
+}

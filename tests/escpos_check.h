@@ -1,0 +1,28 @@
+/* An independent reader of the ESC/POS tillgroup writes, for tests and fuzzing. */
+#ifndef TG_ESCPOS_CHECK_H
+#define TG_ESCPOS_CHECK_H
+
+#include <stddef.h>
+
+typedef struct {
+  int lines;                    /* text lines printed */
+  int widest;                   /* cells of the widest line, double width counted twice */
+  int qr_native;                /* GS ( k symbols printed */
+  int barcodes;                 /* GS k symbols */
+  int cuts;
+  const unsigned char *raster;  /* the first GS v 0 image: rows of width_bytes, 1 = black */
+  int raster_width_bytes, raster_height;
+  const unsigned char *qr_data; /* the last GS ( k payload stored */
+  size_t qr_len;
+  char error[160];              /* why the stream is not what tillgroup should write */
+} tt_escpos;
+
+/*
+ * Walks the stream: every byte must belong to a command tillgroup uses or to
+ * printed text (ASCII; code page bytes; GB18030 pairs inside FS & ... FS .),
+ * and no line may be wider than columns cells. Returns 0, or -1 with a reason
+ * in out->error. Pointers in *out point into p.
+ */
+int tt_escpos_walk(const unsigned char *p, size_t n, int columns, tt_escpos *out);
+
+#endif
