@@ -2,7 +2,8 @@
 # make            library, CLI          make test    every suite (installs deps first)
 # make demo       a short store day     make asan / make ubsan   the suite under sanitizers
 # make fuzz       long libFuzzer runs   make soak    thousands of kills and power cuts
-# make bench      ledger benchmark      make install PREFIX=/usr/local DESTDIR=
+# make bench      ledger and receipt benchmarks   make bench-receipt  beside npm peers
+# make install PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -35,7 +36,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-run asan ubsan fuzz soak demo bench install uninstall clean
+.PHONY: all deps test test-run asan ubsan fuzz soak demo bench bench-receipt install uninstall clean
 
 all: $(BUILD)/libtillgroup.a $(BUILD)/libtillgroup.so $(BUILD)/tillgroup
 
@@ -86,11 +87,12 @@ $(BUILD)/tests/example: tests/example.c pos/tillgroup.h $(BUILD)/libtillgroup.so
 # libFuzzer targets need clang; their own build of the library.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/terminal.c tests/fuzz/terminal.h $(LIB_SRC) \
-    $(HDRS)
+FUZZ_HELPERS := tests/fuzz/terminal.c tests/escpos_check.c
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_HELPERS) tests/fuzz/terminal.h tests/escpos_check.h \
+    $(LIB_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang $(WARN) $(DEFS) -O1 -g -fsanitize=fuzzer,address,undefined -Ipos -Ireceipts $(PC_CFLAGS) \
-	  -o $@ $< tests/fuzz/terminal.c $(LIB_SRC) $(LDLIBS_ALL)
+	clang $(WARN) $(DEFS) -O1 -g -fsanitize=fuzzer,address,undefined -Ipos -Ireceipts -Itests \
+	  $(PC_CFLAGS) -o $@ $< $(FUZZ_HELPERS) $(LIB_SRC) $(LDLIBS_ALL)
 
 test: deps
 	@$(MAKE) --no-print-directory test-run
@@ -119,6 +121,12 @@ demo: deps all
 
 bench: deps all
 	$(BUILD)/tillgroup bench ledger --sales 5000 --json
+	$(BUILD)/tillgroup bench receipt --receipt tests/receipts/reference-receipt.json --qr native --json
+	$(BUILD)/tillgroup bench receipt --receipt tests/receipts/reference-receipt.json --qr raster --json
+
+# The receipt encoder beside the JavaScript encoders POS developers use (npm).
+bench-receipt: deps all
+	sh tests/bench/receipt.sh $(BUILD)/tillgroup tests/receipts/reference-receipt.json
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \

@@ -30,7 +30,7 @@ expect_exit() {
 sale='{"uuid":"11111111-2222-4333-8444-555555555555","lines":[{"sku":"6901","name":"有机全脂牛奶 1L","qty":2,"unit_price":1290},{"sku":"2001","name":"苹果","qty_milli":2500,"unit_price":798,"discount":50}],"order_discount":100,"tenders":[{"kind":"cash","amount":5000}]}'
 
 check "--help" sh -c "$TG --help | grep -q 'usage: tillgroup'"
-for c in init sale show refund status export bench; do
+for c in init sale show refund status export receipt bench; do
   check "$c --help" sh -c "$TG $c --help | grep -q 'usage: tillgroup'"
 done
 check "--version" sh -c "$TG --version | grep -q 'schema'"
@@ -75,6 +75,27 @@ expect_exit "export --since needs a number" 2 "record number" "$TG" export --sin
 
 check "bench ledger --json" sh -c "$TG bench ledger --sales 40 --rounds 2 --dir '$dir' --json | jq -e 'has(\"commits_per_s\") and has(\"p50_ms\") and has(\"p99_ms\") and has(\"floor_commits_per_s\") and has(\"floor_p99_ms\") and .ratio > 0'"
 
+# receipts
+check "receipt as text" sh -c "$TG receipt S1-T1-1 | grep -q 'S1-T1-1' && $TG receipt S1-T1-1 | grep -q '有机全脂牛奶 1L'"
+check "receipt as ESC/POS starts with ESC @ and ends with a partial cut" sh -c "
+  $TG receipt S1-T1-1 --format escpos -o '$dir/r.bin' && [ \"\$(head -c 2 '$dir/r.bin' | od -An -tx1 | tr -d ' ')\" = 1b40 ] &&
+  [ \"\$(tail -c 4 '$dir/r.bin' | od -An -tx1 | tr -d ' ')\" = 1d564200 ]"
+check "receipt --invite as PNG: zbarimg reads the invite back" sh -c "
+  $TG receipt S1-T1-1 --copy --invite HTTPS://HQ.EXAMPLE.COM/J/ABC --format png -o '$dir/r.png' &&
+  zbarimg -q '$dir/r.png' | grep -qx 'QR-Code:HTTPS://HQ.EXAMPLE.COM/J/ABC'"
+check "receipt --json renders a reference receipt like its golden file" sh -c "
+  $TG receipt --json tests/receipts/reference-receipt.json | cmp -s - tests/golden/receipts/reference-receipt.txt"
+printf '[printer]\npaper = 80\ncolour = red\n' >"$dir/bad.ini"
+expect_exit "receipt names a bad configuration key and its line" 1 "line 3: \\[printer\\] colour: unknown key" "$TG" receipt S1-T1-1 --config "$dir/bad.ini"
+printf '[printer]\npaper = 80\n[receipt]\nheader = 幸福里店\nlang = en\n' >"$dir/good.ini"
+check "receipt follows the configuration" sh -c "TILLGROUP_CONFIG='$dir/good.ini' $TG receipt S1-T1-1 | grep -q '幸福里店' &&
+  [ \"\$(TILLGROUP_CONFIG='$dir/good.ini' $TG receipt S1-T1-1 | awk '{ if (length > m) m = length } END { print m }')\" -gt 32 ]"
+expect_exit "receipt refuses an unknown receipt" 1 "TG_ENORECEIPT" "$TG" receipt S1-T1-99
+expect_exit "receipt --paper is 58 or 80" 2 "58 or 80" "$TG" receipt S1-T1-1 --paper 99
+expect_exit "receipt --invite must be printable ASCII" 2 "printable ASCII" "$TG" receipt S1-T1-1 --invite "https://例子.com"
+printf '{"paper_mm":58,"currency":"CNY","items":[{"name":"a","qty":-1,"line_total":1}]}' >"$dir/bad.json"
+expect_exit "receipt --json says what is wrong in the file" 1 "items\\[0\\].qty" "$TG" receipt --json "$dir/bad.json"
+check "bench receipt --json" sh -c "$TG bench receipt --receipt tests/receipts/reference-receipt.json --n 50 --qr raster --json | jq -e '.receipts_per_s > 0 and .bytes > 1000 and .qr == \"raster\"'"
 expect_exit "bench refuses a --dir it cannot hold" 2 "longer" "$TG" bench ledger --dir "/tmp/$(printf '%5000s' | tr ' ' x)"
 check "the example program" sh -c "$BUILD/tests/example '$dir/example.db' | grep -qx 'sale S1-T1-1: total 3677, change 1323'"
 check "the shared library exports only tg_ names" sh -c "
@@ -90,5 +111,5 @@ check "make install, then build the example with pkg-config" sh -c "
   PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' cc $SAN_FLAGS -o '$dir/ex' tests/example.c \
     \$(PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' pkg-config --cflags --libs tillgroup) &&
   LD_LIBRARY_PATH='$dir/prefix/lib' '$dir/ex' '$dir/ex.db' | grep -q 'refund S1-T1-2'"
-check "the man page names every command" sh -c "for c in init sale show refund status export bench; do grep -q \"^\\.B \$c\\|^\\.SS \$c\" docs/tillgroup.1 || { echo \$c; exit 1; }; done"
+check "the man page names every command" sh -c "for c in init sale show refund status export receipt bench; do grep -q \"^\\.B \$c\\|^\\.SS \$c\" docs/tillgroup.1 || { echo \$c; exit 1; }; done"
 echo "1..$n"

@@ -5,6 +5,8 @@
 BUILD=${BUILD:-build}
 TIMEOUT=${TG_TEST_TIMEOUT:-600}
 FUZZ_RUNS=${TG_FUZZ_RUNS:-20000}
+# fontconfig keeps 288 bytes of its parsed configuration for the life of the process
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 logs=$BUILD/tests/logs
 mkdir -p "$logs"
 passed=0 failed=0 skipped=0 reasons=""
