@@ -42,15 +42,6 @@ char *tg__cli_read_file(const char *path, size_t max, size_t *n, char *why, size
   return buf;
 }
 
-/* A QR payload: printable ASCII of at most TG__QR_TEXT_MAX bytes. */
-static int symbol_text(const char *s) {
-  size_t n = strlen(s);
-  for (size_t i = 0; i < n; i++)
-    if (s[i] < 0x20 || s[i] > 0x7e)
-      return 0;
-  return n > 0 && n <= TG__QR_TEXT_MAX;
-}
-
 /* Renders in the named format; TG_EINVAL for an unknown one. */
 static int render(const char *format, const tg__doc *doc, const tg__profile *p, tg__buf *out) {
   if (strcmp(format, "escpos") == 0)
@@ -123,7 +114,7 @@ int tg__cmd_receipt(int argc, char **argv, const char *db) {
     return tg__cli_usage("receipt", "give one receipt number, or --json FILE");
   if (out == NULL && strcmp(format, "text") != 0 && isatty(STDOUT_FILENO))
     return tg__cli_usage("receipt", "%s output is binary: give -o FILE or redirect", format);
-  if (invite != NULL && !symbol_text(invite))
+  if (invite != NULL && !tg__symbol_text(invite, strlen(invite), TG__QR_TEXT_MAX))
     return tg__cli_usage("receipt", "--invite takes a URL of printable ASCII, at most %d bytes",
                          TG__QR_TEXT_MAX);
   if (config != NULL && config[0] != '\0') {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pos.h"
@@ -67,14 +68,14 @@ static int apply(reader *r, const char *section, const char *key, const char *v)
       hint = "printable dots across the paper, 192 to 832";
     r->dots_set = 1;
   } else if (KEY("printer", "columns")) {
-    if (number(v, 16, 92, &p->columns) != 0)
-      hint = "Font A characters per line, 16 to 92";
+    if (number(v, 16, 69, &p->columns) != 0)
+      hint = "Font A characters per line, 16 to dots / 12";
     r->columns_set = 1;
   } else if (KEY("printer", "encoding")) {
     int esc_t;
     const char *iconv_name;
     if (strlen(v) >= sizeof p->encoding || tg__encoding_lookup(v, &esc_t, &iconv_name) != 0)
-      hint = "gb18030, cp437, cp850, cp852, cp858, cp866 or cp1252";
+      hint = TG__ENCODINGS;
     else
       memcpy(p->encoding, v, strlen(v) + 1);
   } else if (KEY("printer", "qr")) {
@@ -136,20 +137,68 @@ static int apply(reader *r, const char *section, const char *key, const char *v)
 }
 
 static int on_key(void *user, const char *section, const char *key, const char *value) {
-  return apply(user, section, key, value) == 0;
+  reader *r = user;
+  if (r->why[0] != '\0')
+    return 1; /* inih goes on after an error: the first one is the one to tell */
+  return apply(r, section, key, value) == 0;
+}
+
+/* Debian's libinih reads lines of fewer than 200 bytes and would split longer
+ * ones silently; such a line is refused here with its number instead. */
+#define INI_LINE_MAX 198
+#define INI_FILE_MAX (64 << 10)
+
+/* Reads the file at path into *out, NUL-terminated (free with free()), or
+ * says why not: TG_ENOENT, TG_ENOMEM, or TG_EINVAL (cannot read, too large, a
+ * NUL byte, a line too long). */
+static int read_ini(const char *path, char **out, char *why, size_t why_len) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t n = 0, line = 1, col = 0;
+  int rc = TG_EINVAL;
+  if (f == NULL) {
+    snprintf(why, why_len, "%s: %s", path, strerror(errno));
+    return errno == ENOENT ? TG_ENOENT : TG_EINVAL;
+  }
+  if ((buf = malloc(INI_FILE_MAX + 1)) != NULL)
+    n = fread(buf, 1, INI_FILE_MAX + 1, f);
+  if (buf == NULL || ferror(f) || n > INI_FILE_MAX) {
+    snprintf(why, why_len, "%s: %s", path,
+             buf == NULL ? "out of memory" : ferror(f) ? "cannot read" : "larger than 64 KiB");
+    rc = buf == NULL ? TG_ENOMEM : TG_EINVAL;
+    goto fail;
+  }
+  for (size_t i = 0; i < n; i++, col++) {
+    if (buf[i] == '\0') {
+      snprintf(why, why_len, "%s line %zu: a NUL byte", path, line);
+      goto fail;
+    }
+    if (buf[i] == '\n')
+      line++, col = (size_t)-1;
+    else if (col >= INI_LINE_MAX) {
+      snprintf(why, why_len, "%s line %zu: longer than %d bytes", path, line, INI_LINE_MAX);
+      goto fail;
+    }
+  }
+  buf[n] = '\0';
+  fclose(f);
+  *out = buf;
+  return 0;
+fail:
+  free(buf);
+  fclose(f);
+  return rc;
 }
 
 int tg__receipt_config_load(const char *path, tg__receipt_config *c, char *why, size_t why_len) {
   reader r = {.c = c};
-  FILE *f = fopen(path, "r");
-  int line;
+  char *text;
+  int line = read_ini(path, &text, why, why_len);
   tg__receipt_config_default(c, 58);
-  if (f == NULL) {
-    snprintf(why, why_len, "%s: %s", path, strerror(errno));
-    return TG_ENOENT;
-  }
-  line = ini_parse_file(f, on_key, &r);
-  fclose(f);
+  if (line != 0)
+    return line;
+  line = ini_parse_string(text, on_key, &r);
+  free(text);
   if (line == 0 && r.paper_set) { /* paper sets dots and columns unless they are given */
     tg__profile paper;
     tg__profile_default(&paper, r.paper_set);

@@ -359,7 +359,7 @@ static int profile_fields(reading *g, json_t *root, tg__profile *p) {
     return bad(g, "paper_mm", "58 or 80");
   tg__profile_default(p, (int)n);
   if (json_object_get(root, "columns") != NULL) {
-    if ((rc = int_field(g, root, "columns", "", 16, p->dots / 9, &n)) != 0)
+    if ((rc = int_field(g, root, "columns", "", 16, p->dots / 12, &n)) != 0)
       return rc;
     p->columns = (int)n;
   }
@@ -367,7 +367,7 @@ static int profile_fields(reading *g, json_t *root, tg__profile *p) {
     return rc;
   if (s != NULL && (strlen(s) >= sizeof p->encoding ||
                     tg__encoding_lookup(s, &(int){0}, &(const char *){NULL}) != 0))
-    return bad(g, "encoding", "gb18030, cp437, cp850, cp852, cp858, cp866 or cp1252");
+    return bad(g, "encoding", TG__ENCODINGS);
   if (s != NULL)
     memcpy(p->encoding, s, strlen(s) + 1);
   if ((rc = text_field(g, root, "cut", "", 0, &s)) != 0)

@@ -6,6 +6,7 @@
 
 int tg__charset_init(tg__charset *c, const char *encoding) {
   c->cd = NULL;
+  c->failed = 0;
   if (tg__encoding_lookup(encoding, &c->esc_t, &c->iconv_name) != 0)
     return TG__EINVAL;
   c->cjk = c->esc_t < 0;
@@ -28,14 +29,19 @@ int tg__charset_encode(tg__charset *c, uint32_t cp, unsigned char out[4]) {
   }
   if (cp < 0xa0 || cells == 0)
     return 0; /* controls and zero-width characters print nothing */
+  if ((cp >= 0xe000 && cp <= 0xf8ff) || cp >= 0xf0000)
+    return 0; /* private use: GB18030's user-defined area holds the printer's own glyphs */
+  if (c->failed)
+    return c->failed;
   if (c->cd == NULL) {
     iconv_t cd = iconv_open(c->iconv_name, "UTF-8");
     if (cd == (iconv_t)-1)
-      return errno == EINVAL ? TG__EINVAL : TG__ENOMEM;
+      return c->failed = errno == EINVAL ? TG__EINVAL : TG__ENOMEM;
     c->cd = cd;
   }
   nin = tg__utf8_encode(cp, in);
-  if (iconv((iconv_t)c->cd, &pin, &nin, &pout, &nout) == (size_t)-1) {
+  /* a count of irreversible conversions (a substitute character) is a refusal too */
+  if (iconv((iconv_t)c->cd, &pin, &nin, &pout, &nout) != 0) {
     iconv((iconv_t)c->cd, NULL, NULL, NULL, NULL); /* reset after a refusal */
     return 0;
   }

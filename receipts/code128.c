@@ -78,11 +78,8 @@ size_t tg__code128(const char *data, size_t n, unsigned char bars[TG__CODE128_MO
   unsigned sum, weight = 1;
   int set;
 
-  if (data == NULL || n == 0 || n > TG__CODE128_MAX)
+  if (data == NULL || !tg__symbol_text(data, n, TG__CODE128_MAX))
     return 0;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)data[i] < 0x20 || (unsigned char)data[i] > 0x7e)
-      return 0;
   set = plan(data, n, use_c);
   m = put_symbol(bars, m, set ? START_C : START_B);
   sum = set ? START_C : START_B;

@@ -6,7 +6,6 @@
 #define ESC 0x1b
 #define GS 0x1d
 #define FS 0x1c
-#define BARCODE_HEIGHT 80 /* dots */
 
 typedef struct {
   tg__sink k;             /* first: the layout calls back with &k */
@@ -41,10 +40,9 @@ static int chinese_mode(escpos *e, int on) {
   return put(e, cmd, sizeof cmd);
 }
 
-static int on_text(tg__sink *k, const char *s, size_t n, int cells, unsigned style) {
+static int on_text(tg__sink *k, const char *s, size_t n, unsigned style) {
   escpos *e = (escpos *)k;
   int rc = set_style(e, style);
-  (void)cells;
   for (size_t i = 0; i < n && rc == 0;) {
     size_t run = 0, len;
     uint32_t cp;
@@ -107,8 +105,7 @@ static int qr_raster(escpos *e, const char *data, size_t n, int module) {
   unsigned char line[104];
   if (rc != 0)
     return rc;
-  while (module > 1 && (q.width + 2 * TG__QR_QUIET) * module > e->p->dots)
-    module--;
+  module = tg__qr_module_fit(q.width + 2 * TG__QR_QUIET, module, e->p->dots);
   side = (q.width + 2 * TG__QR_QUIET) * module;
   xb = (side + 7) / 8;
   unsigned char head[] = {GS, 'v', '0', 0, (unsigned char)(xb & 0xff), (unsigned char)(xb >> 8),
@@ -146,7 +143,7 @@ static int on_barcode(tg__sink *k, const char *data, size_t n, int module) {
   int rc;
   if (tg__code128(data, n, bars, sym, &len) == 0)
     return TG__EINVAL;
-  unsigned char head[] = {GS, 'h', BARCODE_HEIGHT, GS, 'w', (unsigned char)module, GS, 'H', 0,
+  unsigned char head[] = {GS, 'h', TG__BARCODE_HEIGHT, GS, 'w', (unsigned char)module, GS, 'H', 0,
                           GS, 'k', 73, (unsigned char)len};
   if ((rc = align_center(e, 1)) != 0 || (rc = put(e, head, sizeof head)) != 0 ||
       (rc = put(e, sym, len)) != 0)
@@ -169,6 +166,7 @@ static int on_cut(tg__sink *k) {
 int tg__render_escpos(const tg__doc *doc, const tg__profile *p, tg__buf *out) {
   escpos e = {.k = {on_text, on_qr, on_barcode, on_feed, on_cut}, .out = out, .p = p};
   unsigned char init[] = {ESC, '@', FS, '.', ESC, 't', 0};
+  size_t start = out->n;
   int rc;
   if (tg__charset_init(&e.cs, p->encoding) != 0)
     return TG__EINVAL;
@@ -178,6 +176,8 @@ int tg__render_escpos(const tg__doc *doc, const tg__profile *p, tg__buf *out) {
   if (rc == 0)
     rc = tg__layout(doc, p, &e.k);
   tg__charset_close(&e.cs);
+  if (rc != 0)
+    out->n = start;
   return rc;
 }
 

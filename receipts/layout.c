@@ -6,7 +6,6 @@
 
 #define ROW_MAX 512         /* bytes of a row: at most 92 cells of at most 3 bytes */
 #define NAME_MIN 10         /* narrowest name column before items stack their money below */
-#define BARCODE_QUIET 10    /* modules of white either side of a Code 128 */
 #define BARCODE_MODULE 2    /* the thinnest bar most scanners read off thermal paper */
 
 typedef struct {
@@ -114,8 +113,9 @@ static size_t fit(ctx *c, const char *s, size_t n, int width) {
   glyph g, prev = {.cells = 0};
   while (i < n) {
     next_glyph(c, s + i, n - i, &g);
-    if (cells + g.cells > width) { /* width >= 2, so the first glyph always fits */
-      if (g.b[0] == ' ' || (breaks_beside(&g) && !no_start(g.cp) && !no_end(prev.cp)))
+    if (cells + g.cells > width) { /* width >= 8, so the first glyph always fits */
+      if (g.b[0] == ' ' ||
+          ((breaks_beside(&g) || breaks_beside(&prev)) && !no_start(g.cp) && !no_end(prev.cp)))
         return i;
       return brk > 0 ? brk : i;
     }
@@ -160,7 +160,7 @@ static int emit(ctx *c, row *r, unsigned style) {
     r->cells--;
   }
   assert(r->cells <= (style & TG__WIDE ? c->p->columns / 2 : c->p->columns));
-  return c->k->text(c->k, r->b, r->n, r->cells, style);
+  return c->k->text(c->k, r->b, r->n, style);
 }
 
 static size_t skip_spaces(const char *s, size_t n, size_t i) {
@@ -169,23 +169,25 @@ static size_t skip_spaces(const char *s, size_t n, size_t i) {
   return i;
 }
 
-/* Writes s wrapped to the line width, each line aligned; indent cells on the left. */
+/* Writes s wrapped to the line width, each line aligned; indent cells on the
+ * left. Text with nothing to print (empty, spaces) still makes one blank row. */
 static int put_text(ctx *c, const char *s, align a, unsigned style, int indent) {
-  int width = (style & TG__WIDE ? c->p->columns / 2 : c->p->columns) - indent, rc;
+  int width = (style & TG__WIDE ? c->p->columns / 2 : c->p->columns) - indent, rc, rows = 0;
   size_t n = len_of(s), i = 0;
-  if (n == 0)
-    return c->k->feed(c->k, 1);
   while ((i = skip_spaces(s, n, i)) < n) {
-    size_t take = fit(c, s + i, n - i, width);
-    int cells = measure(c, s + i, take, width);
+    size_t take = fit(c, s + i, n - i, width), shown = take;
+    while (shown > 0 && s[i + shown - 1] == ' ')
+      shown--; /* the space a line breaks after is not part of its width */
+    int cells = measure(c, s + i, shown, width);
     row r = {.n = 0};
     row_spaces(&r, indent + (a == CENTER ? (width - cells) / 2 : a == RIGHT ? width - cells : 0));
-    row_text(c, &r, s + i, take);
+    row_text(c, &r, s + i, shown);
     if ((rc = emit(c, &r, style)) != 0)
       return rc;
+    rows++;
     i += take;
   }
-  return 0;
+  return rows > 0 ? 0 : emit(c, &(row){.n = 0}, style);
 }
 
 static int put_rule(ctx *c) {
@@ -269,32 +271,23 @@ static int put_items(ctx *c, const tg__doc *d) {
   return 0;
 }
 
-/* Printable ASCII of at most TG__QR_TEXT_MAX bytes: what a symbol may carry. */
-static int symbol_text(const char *s, size_t n) {
-  if (n == 0 || n > TG__QR_TEXT_MAX)
-    return 0;
-  for (size_t i = 0; i < n; i++)
-    if (s[i] < 0x20 || s[i] > 0x7e)
-      return 0;
-  return 1;
-}
-
-/* A QR symbol with the profile's module size, smaller if the paper needs it. */
+/* A QR symbol with the profile's module size, smaller if the paper needs it.
+ * A printer's own encoder is assumed to use byte mode: its symbol may be larger. */
 static int put_qr(ctx *c, const char *text) {
   size_t n = len_of(text);
-  int v = symbol_text(text, n) ? tg__qr_version_for(text, n, c->p->qr_ecc) : 0, m;
-  if (v == 0)
+  int any_mode = c->p->qr == TG__QR_RASTER, v;
+  if (!tg__symbol_text(text, n, TG__QR_TEXT_MAX) ||
+      (v = tg__qr_version_for(text, n, c->p->qr_ecc, any_mode)) == 0)
     return TG__EINVAL;
-  for (m = c->p->qr_module; m > 1 && (17 + 4 * v + 2 * TG__QR_QUIET) * m > c->p->dots; m--)
-    ;
-  return c->k->qr(c->k, text, n, m);
+  return c->k->qr(c->k, text, n,
+                  tg__qr_module_fit(17 + 4 * v + 2 * TG__QR_QUIET, c->p->qr_module, c->p->dots));
 }
 
 /* The receipt number as Code 128, left out when it would not fit the paper. */
 static int put_barcode(ctx *c, const char *data) {
   unsigned char bars[TG__CODE128_MODULES_MAX];
   size_t n = len_of(data), modules = tg__code128(data, n, bars, NULL, NULL);
-  if (modules == 0 || (modules + 2 * BARCODE_QUIET) * BARCODE_MODULE > (size_t)c->p->dots)
+  if (modules == 0 || (modules + 2 * TG__BARCODE_QUIET) * BARCODE_MODULE > (size_t)c->p->dots)
     return 0;
   return c->k->barcode(c->k, data, n, BARCODE_MODULE);
 }
@@ -379,6 +372,7 @@ static int layout(ctx *c, const tg__doc *d) {
 int tg__layout(const tg__doc *doc, const tg__profile *p, tg__sink *k) {
   ctx c = {.p = p, .k = k};
   int rc;
+  assert(p->columns >= 16 && p->columns <= p->dots / 12); /* tg__profile_check() */
   if (tg__charset_init(&c.cs, p->encoding) != 0)
     return TG__EINVAL;
   rc = layout(&c, doc);

@@ -12,8 +12,6 @@
 #define BASELINE 20   /* from the top of the 24-dot cell */
 #define PITCH 30      /* line pitch of a normal row, and of a fed line */
 #define TALL_PITCH 54 /* a double-height row: 48 dots of cell and the same gap */
-#define BAR_H 80
-#define BAR_QUIET 10  /* modules of quiet zone each side of a Code 128 symbol */
 #define CUT_H 24      /* paper around the dashed cut line, which is at its middle */
 #define DASH 8        /* the cut line: DASH dots drawn, then GAP dots blank */
 #define GAP 4
@@ -72,9 +70,8 @@ fail:
   return TG__ENOMEM;
 }
 
-static int rec_text(tg__sink *k, const char *s, size_t n, int cells, unsigned style) {
+static int rec_text(tg__sink *k, const char *s, size_t n, unsigned style) {
   row w = {.kind = ROW_TEXT, .style = style, .n = n};
-  (void)cells;
   w.height = style & TG__TALL ? TALL_PITCH : PITCH;
   if ((w.z = malloc(n + 1)) == NULL)
     return TG__ENOMEM;
@@ -90,8 +87,7 @@ static int rec_qr(tg__sink *k, const char *data, size_t n, int module) {
   if (rc != 0)
     return rc;
   int side = w.qr.width + 2 * TG__QR_QUIET;
-  while (w.module > 1 && side * w.module > r->p->dots)
-    w.module--; /* as the raster QR of escpos.c does, should the symbol be larger */
+  w.module = tg__qr_module_fit(side, w.module, r->p->dots); /* as escpos.c's raster QR */
   w.height = side * w.module;
   return push(r, &w);
 }
@@ -100,13 +96,10 @@ static int rec_barcode(tg__sink *k, const char *data, size_t n, int module) {
   recorder *r = (recorder *)k;
   unsigned char bars[TG__CODE128_MODULES_MAX];
   size_t m = tg__code128(data, n, bars, NULL, NULL);
-  row w = {.kind = ROW_BARCODE, .n = m, .height = BAR_H, .module = module > 0 ? module : 1};
+  row w = {.kind = ROW_BARCODE, .n = m, .height = TG__BARCODE_HEIGHT,
+           .module = module > 0 ? module : 1};
   if (m == 0)
     return TG__EINVAL;
-  while (w.module > 1 && ((long)m + 2 * BAR_QUIET) * w.module > r->p->dots)
-    w.module--;
-  if (((long)m + 2 * BAR_QUIET) * w.module > r->p->dots)
-    return 0; /* the layout leaves out a barcode too wide for the paper */
   if ((w.bars = malloc(m)) == NULL)
     return TG__ENOMEM;
   memcpy(w.bars, bars, m);
@@ -122,8 +115,9 @@ static int rec_feed(tg__sink *k, int n) {
 }
 
 static int rec_cut(tg__sink *k) {
-  row w = {.kind = ROW_CUT, .height = CUT_H};
-  return push((recorder *)k, &w);
+  recorder *r = (recorder *)k;
+  row w = {.kind = r->p->cut == TG__CUT_NONE ? ROW_FEED : ROW_CUT, .height = CUT_H};
+  return push(r, &w);
 }
 
 /* Draws one character (len bytes at s) in a box of cells cells at x, y. */
@@ -197,7 +191,7 @@ static void draw_qr(cairo_t *cr, const row *w, int dots, int y) {
 
 static void draw_barcode(cairo_t *cr, const row *w, int dots, int y) {
   int x0 = MARGIN + (dots - (int)w->n * w->module) / 2;
-  draw_runs(cr, w->bars, (int)w->n, x0, y, w->module, BAR_H);
+  draw_runs(cr, w->bars, (int)w->n, x0, y, w->module, TG__BARCODE_HEIGHT);
   cairo_fill(cr);
 }
 
@@ -216,7 +210,8 @@ static int draw(const recorder *r, cairo_t *cr, int width) {
   PangoLayout *lo = NULL;
   PangoFontDescription *regular = NULL, *bold = NULL;
   cairo_font_options_t *opt = NULL;
-  int ambiguous_wide = strncmp(r->p->encoding, "gb18030", sizeof r->p->encoding) == 0;
+  tg__charset cs;
+  int ambiguous_wide = tg__charset_init(&cs, r->p->encoding) == 0 && cs.cjk;
   int y = MARGIN, rc = TG__ENOMEM;
 
   /* The font map is this preview's own, so nothing lingers between renders.

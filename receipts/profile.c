@@ -41,17 +41,16 @@ int tg__profile_check(const tg__profile *p, char *why, size_t why_len) {
   const char *iconv_name;
   if (p->dots < 192 || p->dots > 832 || p->dots % 8 != 0)
     snprintf(why, why_len, "printer dots %d: use a multiple of 8 from 192 to 832", p->dots);
-  else if (p->columns < 16 || p->columns > p->dots / 9)
-    snprintf(why, why_len, "printer columns %d: use 16 to %d for %d dots", p->columns,
-             p->dots / 9, p->dots);
+  else if (p->columns < 16 || p->columns > p->dots / 12)
+    snprintf(why, why_len, "printer columns %d: use 16 to %d for %d dots (12 dots each)",
+             p->columns, p->dots / 12, p->dots);
   else if (p->qr_module < 1 || p->qr_module > 16)
     snprintf(why, why_len, "QR module size %d: use 1 to 16 dots", p->qr_module);
   else if (!strchr("LMQH", p->qr_ecc) || p->qr_ecc == '\0')
     snprintf(why, why_len, "QR error correction '%c': use L, M, Q or H", p->qr_ecc);
   else if (memchr(p->encoding, '\0', sizeof p->encoding) == NULL ||
            tg__encoding_lookup(p->encoding, &esc_t, &iconv_name) != 0)
-    snprintf(why, why_len, "printer encoding: use gb18030, cp437, cp850, cp852, cp858, "
-                           "cp866 or cp1252");
+    snprintf(why, why_len, "printer encoding: use " TG__ENCODINGS);
   else
     return 0;
   return -1;

@@ -17,13 +17,6 @@ static int ecc_level(char ecc, QRecLevel *level) {
   }
 }
 
-static int printable_ascii(const char *text, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e)
-      return 0;
-  return 1;
-}
-
 /*
  * Fills *out with the QR symbol of the n bytes at text (printable ASCII, 1 to
  * TG__QR_TEXT_MAX of them; text need not be NUL-terminated and is not kept)
@@ -43,7 +36,7 @@ int tg__qr_make(const char *text, size_t n, char ecc, tg__qr *out) {
   if ((rc = ecc_level(ecc, &level)) != 0)
     goto fail;
   rc = TG__EINVAL;
-  if (text == NULL || n == 0 || n > TG__QR_TEXT_MAX || !printable_ascii(text, n))
+  if (text == NULL || !tg__symbol_text(text, n, TG__QR_TEXT_MAX))
     goto fail;
   rc = TG__ENOMEM;
   if ((z = malloc(n + 1)) == NULL)

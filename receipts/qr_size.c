@@ -23,9 +23,9 @@ static const unsigned short data_codewords[40][4] = {
 
 static const char alphanumeric[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
 
-int tg__qr_version_for(const char *text, size_t n, char ecc) {
+int tg__qr_version_for(const char *text, size_t n, char ecc, int any_mode) {
   const char *levels = "LMQH", *e = ecc ? strchr(levels, ecc) : NULL;
-  int alnum = 1;
+  int alnum = any_mode;
   if (e == NULL || n > 7089)
     return 0;
   for (size_t i = 0; i < n && alnum; i++)
@@ -40,4 +40,10 @@ int tg__qr_version_for(const char *text, size_t n, char ecc) {
       return v;
   }
   return 0;
+}
+
+int tg__qr_module_fit(int side_modules, int module, int dots) {
+  while (module > 1 && side_modules * module > dots)
+    module--;
+  return module;
 }

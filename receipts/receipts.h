@@ -22,6 +22,10 @@ size_t tg__utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* Writes cp as UTF-8 into out (4 bytes) and returns the length. cp must be a scalar value. */
 size_t tg__utf8_encode(uint32_t cp, char out[4]);
 
+/* 1 if s[0..n) is 1 to max bytes of printable ASCII (0x20-0x7e): what a QR
+ * code or barcode may carry. */
+int tg__symbol_text(const char *s, size_t n, size_t max);
+
 /*
  * Columns the code point takes by the Unicode East Asian Width table
  * (receipts/width_table.h, generated from the Unicode Character Database):
@@ -40,7 +44,7 @@ typedef enum { TG__CUT_NONE, TG__CUT_PARTIAL, TG__CUT_FULL } tg__cut_mode;
 
 typedef struct {
   int dots;            /* printable width in dots: 384 on 58 mm, 576 on 80 mm */
-  int columns;         /* Font A columns (12 dots each): 32 or 48 */
+  int columns;         /* Font A columns (12 dots each), at most dots / 12: 32 or 48 */
   tg__qr_mode qr;      /* GS ( k in the printer, or GS v 0 made with libqrencode */
   int qr_module;       /* dots per QR module, 1..16 */
   char qr_ecc;         /* 'L', 'M', 'Q' or 'H' */
@@ -59,6 +63,7 @@ int tg__profile_check(const tg__profile *p, char *why, size_t why_len);
 
 /* Code pages a profile may name: "gb18030" and single-byte ones. Fills the
  * ESC t number and iconv name; returns 0, or -1 for an unknown encoding. */
+#define TG__ENCODINGS "gb18030, cp437, cp850, cp852, cp858, cp866 or cp1252"
 int tg__encoding_lookup(const char *name, int *esc_t, const char **iconv_name);
 
 /*
@@ -67,6 +72,7 @@ int tg__encoding_lookup(const char *name, int *esc_t, const char **iconv_name);
  */
 typedef struct {
   void *cd;       /* iconv_t, or NULL until needed */
+  int failed;     /* iconv could not be opened: every later character fails alike */
   const char *iconv_name;
   int esc_t;      /* ESC t number; -1 for GB18030 (FS & Chinese mode) */
   int cjk;        /* GB18030: Ambiguous characters are wide */
@@ -79,8 +85,10 @@ void tg__charset_close(tg__charset *c);
 /*
  * The printer's bytes for cp in out (at most 4) and their count, or 0 when the
  * printer cannot print cp in exactly tg__width(cp, c->cjk) cells: one byte for
- * one cell (ASCII, or a code page byte), two GB18030 bytes for two cells.
- * Returns TG__ENOMEM (negative) if iconv could not be opened.
+ * one cell (ASCII, or a code page byte), two GB18030 bytes for two cells
+ * (private-use characters excepted: their glyphs are the printer's own).
+ * Returns TG__ENOMEM or TG__EINVAL if iconv could not be opened, then and for
+ * every later character past ASCII.
  */
 int tg__charset_encode(tg__charset *c, uint32_t cp, unsigned char out[4]);
 
@@ -129,8 +137,8 @@ enum { TG__BOLD = 1, TG__WIDE = 2, TG__TALL = 4 };
  * or a negative error that stops the layout and is returned by it.
  *  - text: one printed line, UTF-8 of characters the printer can print (the
  *    layout has already replaced the rest with '?' and dropped zero-width
- *    ones), padded on the left for alignment, no trailing spaces; cells is its
- *    width in character cells before TG__WIDE doubles them.
+ *    ones), padded on the left for alignment, no trailing spaces; at most
+ *    columns cells, or columns / 2 in a TG__WIDE row.
  *  - qr: a centred QR symbol of data (printable ASCII) with modules of
  *    module dots, chosen so that the symbol and its quiet zone fit the paper.
  *  - barcode: a centred Code 128 of data with bars module dots wide (fits).
@@ -138,7 +146,7 @@ enum { TG__BOLD = 1, TG__WIDE = 2, TG__TALL = 4 };
  */
 typedef struct tg__sink tg__sink;
 struct tg__sink {
-  int (*text)(tg__sink *k, const char *s, size_t n, int cells, unsigned style);
+  int (*text)(tg__sink *k, const char *s, size_t n, unsigned style);
   int (*qr)(tg__sink *k, const char *data, size_t n, int module);
   int (*barcode)(tg__sink *k, const char *data, size_t n, int module);
   int (*feed)(tg__sink *k, int n);
@@ -149,9 +157,10 @@ struct tg__sink {
 #define TG__EINVAL (-1)
 
 /*
- * Lays out doc for profile p (checked by the caller) into sink k. Returns 0,
- * TG__ENOMEM, or the first error a sink callback returned. Never writes a
- * row wider than p->columns cells.
+ * Lays out doc for profile p (which must pass tg__profile_check) into sink k.
+ * Returns 0, TG__ENOMEM, TG__EINVAL (the encoding cannot be opened, or a QR
+ * payload is not printable ASCII of at most TG__QR_TEXT_MAX bytes), or the
+ * first error a sink callback returned. Never writes a row wider than the paper.
  */
 int tg__layout(const tg__doc *doc, const tg__profile *p, tg__sink *k);
 
@@ -168,10 +177,10 @@ int tg__buf_add(tg__buf *b, const void *p, size_t n);
 void tg__buf_free(tg__buf *b);
 
 /* Renders doc for p into *out as the exact ESC/POS bytes (escpos), as UTF-8
- * text of the same layout (text), or as a PNG preview at printer resolution
- * (png). out starts empty or holds bytes to append to. Returns 0,
- * TG__ENOMEM, or TG__EINVAL when the profile's encoding cannot be opened or
- * a QR payload does not fit a QR symbol. */
+ * text of the same layout (text: a double-width row is spaced out to its
+ * printed width), or as a PNG preview at printer resolution (png). The output
+ * is appended to what out holds; on failure out is as it was. Returns 0 or
+ * an error of tg__layout(). */
 int tg__render_escpos(const tg__doc *doc, const tg__profile *p, tg__buf *out);
 int tg__render_text(const tg__doc *doc, const tg__profile *p, tg__buf *out);
 int tg__render_png(const tg__doc *doc, const tg__profile *p, tg__buf *out);
@@ -179,8 +188,9 @@ int tg__render_png(const tg__doc *doc, const tg__profile *p, tg__buf *out);
 /* ----- Symbols --------------------------------------------------------- */
 
 /*
- * A QR symbol made with libqrencode (byte mode, or alphanumeric when the text
- * allows it): width modules per side, modules[y * width + x] is 1 for dark.
+ * A QR symbol made with libqrencode (which splits the text into numeric,
+ * alphanumeric and byte segments as is shortest): width modules per side,
+ * modules[y * width + x] is 1 for dark.
  * Returns 0, TG__ENOMEM, or TG__EINVAL if the text does not fit a symbol at
  * that ECC. Free with tg__qr_free().
  */
@@ -196,10 +206,19 @@ void tg__qr_free(tg__qr *q);
 
 /*
  * The smallest QR version (1-40) that holds n bytes of text at ecc in one
- * segment (alphanumeric mode when every byte allows it, else byte mode), or 0
- * if none does. A printer encoding natively needs no more than this.
+ * segment: alphanumeric mode when any_mode and every byte allows it, else
+ * byte mode, which any printer's own encoder can at least match. 0 if none.
  */
-int tg__qr_version_for(const char *text, size_t n, char ecc);
+int tg__qr_version_for(const char *text, size_t n, char ecc, int any_mode);
+
+/* The largest module size, at most module (and at least 1), at which a symbol
+ * side_modules wide (quiet zone included) fits dots. */
+int tg__qr_module_fit(int side_modules, int module, int dots);
+
+/* A Code 128 is printed TG__BARCODE_HEIGHT dots high with TG__BARCODE_QUIET
+ * modules of white either side. */
+#define TG__BARCODE_HEIGHT 80
+#define TG__BARCODE_QUIET 10
 
 /* ESC/POS for a cash-drawer pulse on pin 2 (pin 0) or pin 5 (pin 1): ESC p m t1 t2,
  * on and off times in milliseconds, rounded up to the printer's 2 ms units (max 510). */

@@ -7,12 +7,28 @@ typedef struct {
   tg__sink k;   /* first: the layout calls back with &k */
   tg__buf *out;
   int columns;
+  int cjk;      /* Ambiguous characters take two cells */
 } text;
 
-static int on_text(tg__sink *k, const char *s, size_t n, int cells, unsigned style) {
+/* A double-width row keeps its printed width: each cell is followed by a space. */
+static int spaced(text *t, const char *s, size_t n) {
+  int rc = 0;
+  for (size_t i = 0, len; i < n && rc == 0; i += len) {
+    uint32_t cp;
+    int cells;
+    if ((len = tg__utf8_decode(s + i, n - i, &cp)) == 0)
+      return TG__EINVAL; /* the layout sends only valid UTF-8 */
+    cells = tg__width(cp, t->cjk);
+    rc = tg__buf_add(t->out, s + i, len);
+    if (rc == 0 && i + len < n)
+      rc = tg__buf_add(t->out, "  ", (size_t)cells);
+  }
+  return rc;
+}
+
+static int on_text(tg__sink *k, const char *s, size_t n, unsigned style) {
   text *t = (text *)k;
-  int rc = tg__buf_add(t->out, s, n);
-  (void)cells, (void)style;
+  int rc = style & TG__WIDE ? spaced(t, s, n) : tg__buf_add(t->out, s, n);
   return rc != 0 ? rc : tg__buf_add(t->out, "\n", 1);
 }
 
@@ -52,5 +68,14 @@ static int on_cut(tg__sink *k) {
 
 int tg__render_text(const tg__doc *doc, const tg__profile *p, tg__buf *out) {
   text t = {.k = {on_text, on_qr, on_barcode, on_feed, on_cut}, .out = out, .columns = p->columns};
-  return tg__layout(doc, p, &t.k);
+  tg__charset cs;
+  size_t start = out->n;
+  int rc = tg__charset_init(&cs, p->encoding);
+  if (rc == 0) {
+    t.cjk = cs.cjk;
+    rc = tg__layout(doc, p, &t.k);
+  }
+  if (rc != 0)
+    out->n = start;
+  return rc;
 }

@@ -64,6 +64,15 @@ size_t tg__utf8_encode(uint32_t cp, char out[4]) {
   return 4;
 }
 
+int tg__symbol_text(const char *s, size_t n, size_t max) {
+  if (n == 0 || n > max)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] < 0x20 || s[i] > 0x7e)
+      return 0;
+  return 1;
+}
+
 static int in_table(uint32_t cp, const struct tg__range *r, size_t n) {
   size_t lo = 0, hi = n;
   while (lo < hi) {

@@ -87,8 +87,8 @@ check "receipt --json renders a reference receipt like its golden file" sh -c "
   $TG receipt --json tests/receipts/reference-receipt.json | cmp -s - tests/golden/receipts/reference-receipt.txt"
 printf '[printer]\npaper = 80\ncolour = red\n' >"$dir/bad.ini"
 expect_exit "receipt names a bad configuration key and its line" 1 "line 3: \\[printer\\] colour: unknown key" "$TG" receipt S1-T1-1 --config "$dir/bad.ini"
-printf '[printer]\npaper = 80\n[receipt]\nheader = 幸福里店\nlang = en\n' >"$dir/good.ini"
-check "receipt follows the configuration" sh -c "TILLGROUP_CONFIG='$dir/good.ini' $TG receipt S1-T1-1 | grep -q '幸福里店' &&
+printf '[printer]\npaper = 80\n[receipt]\nheader = 幸福里店\nheader = 徐汇区幸福路 88 号\nlang = en\n' >"$dir/good.ini"
+check "receipt follows the configuration" sh -c "TILLGROUP_CONFIG='$dir/good.ini' $TG receipt S1-T1-1 | grep -q '徐汇区幸福路 88 号' &&
   [ \"\$(TILLGROUP_CONFIG='$dir/good.ini' $TG receipt S1-T1-1 | awk '{ if (length > m) m = length } END { print m }')\" -gt 32 ]"
 expect_exit "receipt refuses an unknown receipt" 1 "TG_ENORECEIPT" "$TG" receipt S1-T1-99
 expect_exit "receipt --paper is 58 or 80" 2 "58 or 80" "$TG" receipt S1-T1-1 --paper 99

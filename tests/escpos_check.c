@@ -9,10 +9,13 @@ static int fail(tt_escpos *o, size_t at, const char *why) {
   return -1;
 }
 
-int tt_escpos_walk(const unsigned char *p, size_t n, int columns, tt_escpos *o) {
-  int kanji = 0, wide = 0, cells = 0;
+int tt_escpos_walk(const unsigned char *p, size_t n, const tg__profile *profile, tt_escpos *o) {
+  int kanji = 0, wide = 0, cells = 0, columns = profile->columns, esc_t;
+  const char *iconv_name;
   size_t i = 0;
   memset(o, 0, sizeof *o);
+  if (tg__encoding_lookup(profile->encoding, &esc_t, &iconv_name) != 0)
+    return fail(o, 0, "unknown encoding in the profile");
 #define NEED(k)                                                                          \
   do {                                                                                   \
     if (n - i < (size_t)(k))                                                             \
@@ -31,13 +34,25 @@ int tt_escpos_walk(const unsigned char *p, size_t n, int columns, tt_escpos *o) 
     } else if (b == 0x1b) {
       NEED(2);
       switch (p[i + 1]) {
-      case '@': i += 2; kanji = 0; wide = 0; break;
-      case 't': case 'E': case 'a': case 'd': NEED(3); i += 3; break;
+      case '@':
+        if (i != 0)
+          return fail(o, i, "ESC @ after the start: a reset inside the receipt");
+        i += 2;
+        break;
+      case 't':
+        NEED(3);
+        if (esc_t < 0 || p[i + 2] != esc_t)
+          return fail(o, i, "ESC t other than the profile's code page");
+        i += 3;
+        break;
+      case 'E': case 'a': case 'd': NEED(3); i += 3; break;
       case 'p': NEED(5); i += 5; break;
       default: return fail(o, i, "unknown ESC command");
       }
     } else if (b == 0x1c) {
       NEED(2);
+      if (p[i + 1] == '&' && esc_t >= 0)
+        return fail(o, i, "Chinese mode on a code page printer");
       if (p[i + 1] == '&')
         kanji = 1;
       else if (p[i + 1] == '.')
@@ -50,7 +65,12 @@ int tt_escpos_walk(const unsigned char *p, size_t n, int columns, tt_escpos *o) 
       switch (p[i + 1]) {
       case '!': wide = (p[i + 2] & 0x70) != 0; i += 3; break;
       case 'h': case 'w': case 'H': i += 3; break;
-      case 'V': NEED(4); o->cuts++; i += 4; break;
+      case 'V':
+        if (n - i != 4)
+          return fail(o, i, "a cut before the end");
+        o->cuts++;
+        i += 4;
+        break;
       case 'k':
         NEED(4);
         if (p[i + 2] != 73)
@@ -95,6 +115,8 @@ int tt_escpos_walk(const unsigned char *p, size_t n, int columns, tt_escpos *o) 
       }
     } else if (b < 0x20 || b == 0x7f) {
       return fail(o, i, "stray control byte");
+    } else if (b >= 0x80 && esc_t < 0 && !kanji) {
+      return fail(o, i, "a byte past ASCII outside Chinese mode");
     } else if (b >= 0x80 && kanji) {
       if (n - i < 2 || p[i + 1] < 0x40 || p[i + 1] == 0x7f || p[i + 1] == 0xff || b == 0xff)
         return fail(o, i, "not a two-byte GB18030 character in Chinese mode");

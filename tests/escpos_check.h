@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "receipts.h"
+
 typedef struct {
   int lines;                    /* text lines printed */
   int widest;                   /* cells of the widest line, double width counted twice */
@@ -18,11 +20,13 @@ typedef struct {
 } tt_escpos;
 
 /*
- * Walks the stream: every byte must belong to a command tillgroup uses or to
- * printed text (ASCII; code page bytes; GB18030 pairs inside FS & ... FS .),
- * and no line may be wider than columns cells. Returns 0, or -1 with a reason
- * in out->error. Pointers in *out point into p.
+ * Walks the stream as a printer set up by profile would: every byte must belong
+ * to a command tillgroup uses or to printed text (ASCII; code page bytes when
+ * the profile names a code page; GB18030 pairs inside FS & ... FS . when it
+ * names gb18030), ESC @ only first, ESC t only the profile's code page, a cut
+ * only last, and no line wider than the profile's columns. Returns 0, or -1
+ * with a reason in out->error. Pointers in *out point into p.
  */
-int tt_escpos_walk(const unsigned char *p, size_t n, int columns, tt_escpos *out);
+int tt_escpos_walk(const unsigned char *p, size_t n, const tg__profile *profile, tt_escpos *out);
 
 #endif

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   int rc = tg__render_escpos(tg__receipt_doc_get(doc), &p, &esc);
-  if (rc == 0 && tt_escpos_walk(esc.p, esc.n, p.columns, &walk) != 0)
+  if (rc == 0 && tt_escpos_walk(esc.p, esc.n, &p, &walk) != 0)
     abort();
   tg__buf_free(&esc);
   tg__receipt_doc_free(doc);

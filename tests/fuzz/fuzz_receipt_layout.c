@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort(); /* both outputs accept or refuse the same document */
   if (rt == 0) {
     check_text(&text, p.columns, strcmp(p.encoding, "gb18030") == 0);
-    if (tt_escpos_walk(esc.p, esc.n, p.columns, &walk) != 0)
+    if (tt_escpos_walk(esc.p, esc.n, &p, &walk) != 0)
       abort();
   }
   tg__buf_free(&text);
