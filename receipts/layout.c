@@ -246,21 +246,22 @@ static int put_items(ctx *c, const tg__doc *d) {
           (rc = put_pair(c, it->qty, it->amount, 0)) != 0)
         return rc;
     } else {
-      size_t at = skip_spaces(it->name, nn, 0), take = fit(c, it->name + at, nn - at, wn);
-      int w = measure(c, it->name + at, take, wn);
+      const char *name = it->name != NULL ? it->name : "";
+      size_t at = skip_spaces(name, nn, 0), take = fit(c, name + at, nn - at, wn);
+      int w = measure(c, name + at, take, wn);
       row r = {.n = 0};
-      row_text(c, &r, it->name + at, take);
+      row_text(c, &r, name + at, take);
       row_spaces(&r, wn - w + 1 + (wq > 0 ? wq - q : 0));
       row_text(c, &r, it->qty, nq);
       row_spaces(&r, (wq > 0 ? 1 : 0) + wa - a);
       row_text(c, &r, it->amount, na);
       if ((rc = emit(c, &r, 0)) != 0)
         return rc;
-      for (at = skip_spaces(it->name, nn, at + take); at < nn;
-           at = skip_spaces(it->name, nn, at + take)) {
+      for (at = skip_spaces(name, nn, at + take); at < nn;
+           at = skip_spaces(name, nn, at + take)) {
         row rest = {.n = 0};
-        take = fit(c, it->name + at, nn - at, wn);
-        row_text(c, &rest, it->name + at, take);
+        take = fit(c, name + at, nn - at, wn);
+        row_text(c, &rest, name + at, take);
         if ((rc = emit(c, &rest, 0)) != 0)
           return rc;
       }

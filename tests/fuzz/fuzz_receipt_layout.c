@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* six bytes of profile, then NUL-separated text fields */
   tg__profile_default(&p, 58);
   p.dots = 192 + 8 * (data[0] % 81);
-  p.columns = 16 + data[1] % (p.dots / 9 - 15);
+  p.columns = 16 + data[1] % (p.dots / 12 - 15);
   p.qr = data[2] & 1 ? TG__QR_RASTER : TG__QR_NATIVE;
   p.qr_module = 1 + data[2] / 16;
   p.qr_ecc = "LMQH"[data[3] % 4];
