@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: one terminal's morning in a temporary folder: initialise, ring up
-# sales (one retried by a host that crashed), void one, refund, show the queue.
+# sales (one retried by a host that crashed), void one, refund, print the
+# receipt with its group invite (text, ESC/POS, PNG preview), show the queue.
 set -eu
 TG=${1:-build/tillgroup}
 dir=$(mktemp -d /tmp/tillgroup-demo-XXXXXX)
@@ -43,6 +44,16 @@ step "tillgroup refund S1-T1-1 --line 1:1 --uuid 6f1c0e2a-4b1d-4c8e-9a77-1b2c3d4
 "$TG" refund S1-T1-1 --line 1:1 --uuid 6f1c0e2a-4b1d-4c8e-9a77-1b2c3d4e5f04
 step tillgroup show S1-T1-1
 "$TG" show S1-T1-1
+step "tillgroup receipt S1-T1-1 --invite HTTPS://HQ.EXAMPLE.COM/J/6BFOXN*TS6+H0V7LZ+DS3QI1B2   # 58 mm"
+"$TG" receipt S1-T1-1 --invite 'HTTPS://HQ.EXAMPLE.COM/J/6BFOXN*TS6+H0V7LZ+DS3QI1B2'
+step "tillgroup receipt S1-T1-1 --invite ... --format escpos -o receipt.bin; --format png -o receipt.png"
+"$TG" receipt S1-T1-1 --invite 'HTTPS://HQ.EXAMPLE.COM/J/6BFOXN*TS6+H0V7LZ+DS3QI1B2' --format escpos \
+  -o "$dir/receipt.bin"
+"$TG" receipt S1-T1-1 --invite 'HTTPS://HQ.EXAMPLE.COM/J/6BFOXN*TS6+H0V7LZ+DS3QI1B2' --format png \
+  -o "$dir/receipt.png"
+echo "ESC/POS: $(wc -c <"$dir/receipt.bin") bytes for the printer; the preview's QR code reads:"
+zbarimg -q "$dir/receipt.png" 2>/dev/null
+mkdir -p build && cp "$dir/receipt.png" build/demo-receipt.png && echo "(preview kept in build/demo-receipt.png)"
 step tillgroup status
 "$TG" status
 step "tillgroup export | cut -c1-110"
