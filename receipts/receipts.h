@@ -76,6 +76,10 @@ typedef struct {
   const char *iconv_name;
   int esc_t;      /* ESC t number; -1 for GB18030 (FS & Chinese mode) */
   int cjk;        /* GB18030: Ambiguous characters are wide */
+  struct {        /* the last answers, by code point: a layout asks several times */
+    uint32_t cp;  /* 0 when empty */
+    unsigned char n, b[2];
+  } seen[64];
 } tg__charset;
 
 /* Prepares c for encoding (a name tg__encoding_lookup() knows): 0 or TG__EINVAL. */

@@ -92,6 +92,8 @@ static int in_table(uint32_t cp, const struct tg__range *r, size_t n) {
 int tg__width(uint32_t cp, int ambiguous_wide) {
   if (cp >= 0x20 && cp < 0x7f)
     return 1;
+  if (cp >= 0x4e00 && cp <= 0x9fff)
+    return 2; /* CJK Unified Ideographs, all Wide: most of a Chinese receipt */
   if (IN(cp, tg__zero_width))
     return 0;
   if (IN(cp, tg__wide))
