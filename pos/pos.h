@@ -220,6 +220,7 @@ struct tg_sale {
   int64_t discount_bp;
   tg__tender tenders[TG_MAX_TENDERS];
   int n_tenders;
+  char *cashier, *guide;     /* NULL when not named */
   /* refunds only */
   int64_t original_seq;      /* the record of the sale refunded */
   int64_t original_no;       /* its receipt number */
@@ -280,7 +281,7 @@ int tg__receipt_config_load(const char *path, tg__receipt_config *c, char *why, 
 /* ----- receipt_doc.c: what a receipt shows, as a document to render ----- */
 typedef struct tg__receipt_doc tg__receipt_doc;
 /* Builds the document of committed receipt r: header, receipt number, time
- * (time_text, already in the store's zone), items, totals, tenders, barcode,
+ * (time_text, already in the store's zone), cashier and guide, items, totals, tenders, barcode,
  * the invite when invite_url is not NULL and c->invite, and the footer;
  * "COPY" on a reprint. Copies what it needs. TG_ENOMEM or 0. */
 int tg__receipt_doc_from_record(const tg_receipt *r, const tg_terminal_info *info,

@@ -21,13 +21,15 @@ struct tg__receipt_doc {
 };
 
 /* Labels in the receipt's language: English, Chinese. */
-enum { L_STORE, L_RECEIPT, L_ORIGINAL, L_TIME, L_SUBTOTAL, L_DISCOUNT, L_ORDER_DISCOUNT, L_TOTAL,
+enum { L_STORE, L_RECEIPT, L_ORIGINAL, L_TIME, L_CASHIER, L_GUIDE, L_SUBTOTAL, L_DISCOUNT, L_ORDER_DISCOUNT, L_TOTAL,
        L_REFUND_TOTAL, L_CHANGE, L_REFUND, L_COPY, L_INVITE, L_N };
 static const char *const labels[L_N][2] = {
     [L_STORE] = {"Store", "门店"},
     [L_RECEIPT] = {"Receipt", "单号"},
     [L_ORIGINAL] = {"Refund of", "原单号"},
     [L_TIME] = {"Time", "时间"},
+    [L_CASHIER] = {"Cashier", "收银员"},
+    [L_GUIDE] = {"Guide", "导购"},
     [L_SUBTOTAL] = {"Subtotal", "小计"},
     [L_DISCOUNT] = {"Discount", "优惠"},
     [L_ORDER_DISCOUNT] = {"Order discount", "整单优惠"},
@@ -134,6 +136,10 @@ int tg__receipt_doc_from_record(const tg_receipt *r, const tg_terminal_info *inf
   if (refund)
     add_row(d->meta, &doc->n_meta, L(L_ORIGINAL), keep(d, r->original_receipt), 0);
   add_row(d->meta, &doc->n_meta, L(L_TIME), keep(d, time_text), 0);
+  if (r->cashier[0] != '\0')
+    add_row(d->meta, &doc->n_meta, L(L_CASHIER), keep(d, r->cashier), 0);
+  if (r->guide[0] != '\0')
+    add_row(d->meta, &doc->n_meta, L(L_GUIDE), keep(d, r->guide), 0);
   if (r->n_lines > 0 && (d->items = tg__malloc((size_t)r->n_lines * sizeof *d->items)) == NULL)
     d->nomem = 1;
   for (int i = 0; d->items != NULL && i < r->n_lines; i++) {

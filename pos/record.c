@@ -106,6 +106,10 @@ int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *
     tg__receipt_format(s->t, s->original_no, original);
     put_text(&b, "original_receipt", original);
   }
+  if (s->cashier != NULL)
+    put_text(&b, "cashier", s->cashier);
+  if (s->guide != NULL)
+    put_text(&b, "guide", s->guide);
   put_z(&b, "\"lines\":[");
   for (int i = 0; i < s->n_lines; i++) {
     const tg__line *l = &s->lines[i];
@@ -227,7 +231,7 @@ static int decode_tenders(json_t *tenders, tg_receipt *r) {
 
 int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt **out) {
   json_t *root = json_loadb(body, len, 0, NULL), *lines, *tenders;
-  const char *kind, *uuid, *receipt = "", *original = "";
+  const char *kind, *uuid, *receipt = "", *original = "", *cashier = "", *guide = "";
   json_int_t seq, time_ms, sub, disc, total, tendered, change;
   tg_receipt *r = tg__malloc(sizeof *r);
   int rc = TG_ECORRUPT;
@@ -238,13 +242,16 @@ int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt *
   }
   memset(r, 0, sizeof *r);
   if (root != NULL &&
-      json_unpack(root, "{s:I, s:s, s:s, s:I, s?s, s?s, s:o, s:I, s:I, s:I, s:o, s:I, s:I}",
+      json_unpack(root,
+                  "{s:I, s:s, s:s, s:I, s?s, s?s, s?s, s?s, s:o, s:I, s:I, s:I, s:o, s:I, s:I}",
                   "seq", &seq, "kind", &kind, "uuid", &uuid, "time_ms", &time_ms, "receipt",
-                  &receipt, "original_receipt", &original, "lines", &lines, "subtotal", &sub,
+                  &receipt, "original_receipt", &original, "cashier", &cashier, "guide", &guide,
+                  "lines", &lines, "subtotal", &sub,
                   "order_discount", &disc, "total", &total, "tenders", &tenders, "tendered",
                   &tendered, "change", &change) == 0 &&
       (r->kind = tg__record_kind_parse(kind)) != 0 && strlen(uuid) == TG_UUID_LEN &&
       strlen(receipt) < TG_RECEIPT_MAX && strlen(original) < TG_RECEIPT_MAX &&
+      good_text(cashier, TG_MAX_STAFF) && good_text(guide, TG_MAX_STAFF) &&
       in_range(seq, 1, INT64_MAX) && in_range(sub, 0, TG_MAX_AMOUNT) &&
       in_range(disc, 0, sub) && total == sub - disc && in_range(tendered, 0, TG_MAX_AMOUNT) &&
       in_range(change, 0, tendered)) {
@@ -252,6 +259,8 @@ int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt *
     memcpy(r->uuid, uuid, TG_UUID_LEN + 1);
     memcpy(r->receipt, receipt, strlen(receipt) + 1);
     memcpy(r->original_receipt, original, strlen(original) + 1);
+    memcpy(r->cashier, cashier, strlen(cashier) + 1);
+    memcpy(r->guide, guide, strlen(guide) + 1);
     r->time_ms = time_ms;
     r->totals = (tg_totals){sub, disc, total, tendered, change};
     rc = decode_lines(lines, r);

@@ -110,6 +110,26 @@ int tg_sale_add_line(tg_sale *s, const tg_line *in) {
   return rc;
 }
 
+int tg_sale_set_staff(tg_sale *s, const char *cashier, const char *guide) {
+  char *c = NULL, *g = NULL;
+  int rc;
+  if (s->state != TG__SALE_OPEN)
+    return tg__fail(s->t, TG_ESTATE, "%s", tg_strerror(TG_ESTATE));
+  if ((rc = tg__text_check(s->t, 0, "cashier", cashier, TG_MAX_STAFF, 1)) != 0 ||
+      (rc = tg__text_check(s->t, 0, "guide", guide, TG_MAX_STAFF, 1)) != 0)
+    return rc;
+  if ((cashier != NULL && cashier[0] && (c = tg__strdup(cashier)) == NULL) ||
+      (guide != NULL && guide[0] && (g = tg__strdup(guide)) == NULL)) {
+    tg__free(c);
+    return tg__fail(s->t, TG_ENOMEM, "%s", tg_strerror(TG_ENOMEM));
+  }
+  tg__free(s->cashier);
+  tg__free(s->guide);
+  s->cashier = c;
+  s->guide = g;
+  return 0;
+}
+
 int tg_sale_set_order_discount(tg_sale *s, int64_t amount) {
   if (s->state != TG__SALE_OPEN)
     return tg__fail(s->t, TG_ESTATE, "%s", tg_strerror(TG_ESTATE));
@@ -306,6 +326,10 @@ void tg__sale_digest(const tg_sale *s, unsigned char out[TG_DIGEST_LEN]) {
     hash_i64(&h, s->tenders[i].amount);
     hash_str(&h, s->tenders[i].reference);
   }
+  if (s->cashier != NULL || s->guide != NULL) { /* absent from sales made before staff existed */
+    hash_str(&h, s->cashier);
+    hash_str(&h, s->guide);
+  }
   crypto_generichash_final(&h, out, TG_DIGEST_LEN);
 }
 
@@ -319,6 +343,8 @@ void tg_sale_free(tg_sale *s) {
   tg__free(s->lines);
   for (int i = 0; i < s->n_tenders; i++)
     tg__free(s->tenders[i].reference);
+  tg__free(s->cashier);
+  tg__free(s->guide);
   for (int i = 0; i < s->n_refundable; i++) {
     tg__free(s->refundable[i].sku);
     tg__free(s->refundable[i].name);

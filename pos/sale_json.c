@@ -101,14 +101,18 @@ static int add_tender(tg_sale *s, json_t *o, size_t i) {
 
 static int fill(tg_sale *s, json_t *root) {
   static const char *const keys[] = {"uuid", "lines", "order_discount", "order_discount_bp",
-                                     "tenders", NULL};
+                                     "tenders", "cashier", "guide", NULL};
   tg_terminal *t = s->t;
   json_t *lines = json_object_get(root, "lines"), *tenders = json_object_get(root, "tenders");
   json_t *v;
   size_t i;
   int64_t d;
+  const char *cashier, *guide;
   int rc = only_keys(t, root, "sale", keys);
-  if (rc != 0)
+  if (rc != 0 || (rc = get_str(t, root, "sale", "cashier", 1, &cashier)) != 0 ||
+      (rc = get_str(t, root, "sale", "guide", 1, &guide)) != 0)
+    return rc;
+  if ((cashier != NULL || guide != NULL) && (rc = tg_sale_set_staff(s, cashier, guide)) != 0)
     return rc;
   if (!json_is_array(lines))
     return tg__fail(t, TG_EJSON, "sale: \"lines\" must be an array");

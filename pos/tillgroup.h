@@ -74,6 +74,7 @@ TG_EXTERN const char *tg_err_name(int code);
 #define TG_MAX_TENDERS 16               /* tenders per sale */
 #define TG_MAX_SKU 64                   /* bytes of UTF-8 */
 #define TG_MAX_NAME 256                 /* bytes of UTF-8 */
+#define TG_MAX_STAFF 64                 /* bytes of UTF-8: a cashier's or guide's name or id */
 #define TG_MAX_REFERENCE 64             /* bytes of UTF-8 (card auth, coupon id) */
 #define TG_MAX_QTY_MILLI 1000000000LL   /* 1,000,000 units */
 #define TG_MAX_AMOUNT 1000000000000000LL /* 10^15 minor units */
@@ -187,6 +188,15 @@ TG_EXTERN int tg_sale_add_line(tg_sale *s, const tg_line *line);
 TG_EXTERN int tg_sale_set_order_discount(tg_sale *s, int64_t amount);
 TG_EXTERN int tg_sale_set_order_discount_percent(tg_sale *s, int64_t basis_points);
 
+/*
+ * Names who rang up the sale (cashier) and the shop guide credited with it
+ * (guide), each a name or staff id of at most TG_MAX_STAFF bytes of UTF-8, or
+ * NULL for none (copied). They are printed on the receipt and recorded for HQ,
+ * and belong to the request: a retry must name the same people. The later
+ * call replaces the earlier; a refused call changes nothing.
+ */
+TG_EXTERN int tg_sale_set_staff(tg_sale *s, const char *cashier, const char *guide);
+
 /* Adds a tender (reference copied; may be NULL). Amount must be positive. */
 TG_EXTERN int tg_sale_add_tender(tg_sale *s, tg_tender_kind kind, int64_t amount,
                                  const char *reference);
@@ -268,6 +278,8 @@ typedef struct {
   tg_receipt_line *lines;
   int n_tenders;
   tg_receipt_tender *tenders;
+  char cashier[TG_MAX_STAFF + 1];        /* "" when the sale named none */
+  char guide[TG_MAX_STAFF + 1];
 } tg_receipt;
 
 /* Loads a committed sale or refund by receipt number. Free with tg_receipt_free(). */

@@ -16,7 +16,7 @@ step tillgroup init --store S1 --terminal T1 --currency CNY --tz Asia/Shanghai
 milk='{"uuid":"6f1c0e2a-4b1d-4c8e-9a77-1b2c3d4e5f01",
  "lines":[{"sku":"6901234567892","name":"有机全脂牛奶 1L","qty":2,"unit_price":1290},
           {"sku":"2000000012346","name":"山东烟台红富士苹果","qty_milli":2500,"unit_price":798,"discount":50}],
- "order_discount":100,
+ "order_discount":100, "cashier":"王芳", "guide":"G07",
  "tenders":[{"kind":"cash","amount":5000}]}'
 step "tillgroup sale < milk-and-apples.json"
 echo "$milk" | "$TG" sale

@@ -47,7 +47,8 @@ static void accepts_a_whole_sale(void **state) {
   assert_int_equal(tot.total, 4425);
   assert_int_equal(tot.tendered, 5001);
   TT_OK(t, from_json("{" UUID ",\"lines\":[{\"sku\":\"1\",\"name\":\"x\",\"qty\":1,"
-                     "\"unit_price\":1000}],\"order_discount_bp\":1500}",
+                     "\"unit_price\":1000}],\"order_discount_bp\":1500,"
+                     "\"cashier\":\"王芳\",\"guide\":\"G07\"}",
                      &tot));
   assert_int_equal(tot.order_discount, 150);
 }
@@ -110,6 +111,8 @@ static void refuses_each_bad_input(void **state) {
        TG_EJSON},                                                   /* not UTF-8 at all */
       {"{" UUID ",\"lines\":[],\"order_discount\":1,\"order_discount_bp\":1}", TG_EJSON},
       {"{" UUID ",\"lines\":[],\"order_discount_bp\":10001}", TG_EDISCOUNT},
+      {"{" UUID ",\"lines\":[],\"cashier\":7}", TG_EJSON},
+      {"{" UUID ",\"lines\":[],\"guide\":\"a\\u0007\"}", TG_EUTF8},
       {"{" UUID ",\"lines\":[],\"order_discount\":-1}", TG_EPRICE},
       {"{" UUID ",\"lines\":[],\"tenders\":[{\"kind\":\"cheque\",\"amount\":1}]}", TG_ETENDER},
       {"{" UUID ",\"lines\":[],\"tenders\":[{\"kind\":\"cash\",\"amount\":0}]}", TG_ETENDER},

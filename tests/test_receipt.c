@@ -424,6 +424,7 @@ static void ledger_receipts_render(void **state) {
   TT_OK(t, tg_sale_add_line(s, &(tg_line){"6902", "Bananas 香蕉", 1500, 600, 0}));
   TT_OK(t, tg_sale_set_order_discount(s, 200));
   TT_OK(t, tg_sale_add_tender(s, TG_TENDER_CASH, 5000, NULL));
+  TT_OK(t, tg_sale_set_staff(s, "王芳", "G07"));
   TT_OK(t, tg_sale_commit(s, no));
   tg_sale_free(s);
   TT_OK(t, tg_receipt_load(t, no, &r));
@@ -437,7 +438,7 @@ static void ledger_receipts_render(void **state) {
   const char *out = (const char *)text.p;
   /* 2 x 12.90 - 1.00 = 24.80 and 1.5 x 6.00 = 9.00; 33.80 - 2.00 = 31.80; change 18.20 */
   /* double-width rows ("补打", "实付 31.80") are spaced out to their printed width */
-  const char *want[] = {"补  打", "门  店", "S1-T1-1", "2026-11-22 14:03:05", "25.80", "优惠 -1.00",
+  const char *want[] = {"补  打", "门  店", "S1-T1-1", "2026-11-22 14:03:05", "收银员", "王芳", "导购", "G07", "25.80", "优惠 -1.00",
                         "1.5", "9.00", "小计", "33.80", "整单优惠", "-2.00", "实  付", "3 1 . 8 0",
                         "现金", "50.00", "找零", "18.20", "扫码加入门店福利群",
                         "HTTPS://HQ.EXAMPLE.COM/J/ABC"};

@@ -135,6 +135,45 @@ static void reused_id_with_other_content_is_refused(void **state) {
   assert_int_equal(tt_fingerprint(f->path), before);
 }
 
+static void staff_are_recorded_and_belong_to_the_request(void **state) {
+  fixture *f = *state;
+  char no[TG_RECEIPT_MAX], again[TG_RECEIPT_MAX], long_name[TG_MAX_STAFF + 2];
+  tg_receipt *r;
+  tg_sale *s = milk_and_apples(f->t, U1);
+  TT_OK(f->t, tg_sale_add_tender(s, TG_TENDER_CASH, 5000, NULL));
+  memset(long_name, 'x', sizeof long_name - 1);
+  long_name[sizeof long_name - 1] = '\0';
+  TT_OK(f->t, tg_sale_set_staff(s, "王芳", "G07"));
+  /* refused names change nothing */
+  assert_int_equal(tg_sale_set_staff(s, long_name, NULL), TG_ETOOLONG);
+  assert_int_equal(tg_sale_set_staff(s, "Li\nLei", NULL), TG_EUTF8);
+  assert_non_null(strstr(tg_last_detail(f->t), "cashier"));
+  TT_OK(f->t, tg_sale_commit(s, no));
+  tg_sale_free(s);
+  TT_OK(f->t, tg_receipt_load(f->t, no, &r));
+  assert_string_equal(r->cashier, "王芳");
+  assert_string_equal(r->guide, "G07");
+  tg_receipt_free(r);
+  /* the same request again returns the receipt; other staff under that id is another request */
+  s = milk_and_apples(f->t, U1);
+  TT_OK(f->t, tg_sale_add_tender(s, TG_TENDER_CASH, 5000, NULL));
+  TT_OK(f->t, tg_sale_set_staff(s, "王芳", "G07"));
+  TT_OK(f->t, tg_sale_commit(s, again));
+  assert_string_equal(no, again);
+  tg_sale_free(s);
+  s = milk_and_apples(f->t, U1);
+  TT_OK(f->t, tg_sale_add_tender(s, TG_TENDER_CASH, 5000, NULL));
+  TT_OK(f->t, tg_sale_set_staff(s, "李雷", "G07"));
+  assert_int_equal(tg_sale_commit(s, again), TG_EREUSED);
+  tg_sale_free(s);
+  /* a sale without staff reads back with none */
+  TT_OK(f->t, tt_commit(f->t, 9, 2, no));
+  TT_OK(f->t, tg_receipt_load(f->t, no, &r));
+  assert_string_equal(r->cashier, "");
+  assert_string_equal(r->guide, "");
+  tg_receipt_free(r);
+}
+
 static void void_records_what_was_rung_up(void **state) {
   fixture *f = *state;
   tg_sale *s = milk_and_apples(f->t, U1);
@@ -303,6 +342,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(change_comes_only_from_cash, tt_setup, tt_teardown),
       cmocka_unit_test_setup_teardown(retried_commit_returns_the_first_receipt, tt_setup, tt_teardown),
       cmocka_unit_test_setup_teardown(reused_id_with_other_content_is_refused, tt_setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(staff_are_recorded_and_belong_to_the_request, tt_setup,
+                                      tt_teardown),
       cmocka_unit_test_setup_teardown(void_records_what_was_rung_up, tt_setup, tt_teardown),
       cmocka_unit_test_setup_teardown(bad_lines_are_refused, tt_setup, tt_teardown),
       cmocka_unit_test_setup_teardown(sale_total_cannot_overflow, tt_setup, tt_teardown),
