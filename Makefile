@@ -29,6 +29,7 @@ LDLIBS_ALL = $(PC_LIBS)
 LIB_SRC := pos/error.c pos/alloc.c pos/text.c pos/currency.c pos/money.c pos/store.c \
            pos/terminal.c pos/sale.c pos/commit.c pos/refund.c pos/receipt.c pos/record.c \
            pos/outbox.c pos/sale_json.c pos/receipt_config.c pos/receipt_doc.c \
+           pos/base45.c pos/token.c \
            $(wildcard receipts/*.c)
 CLI_SRC := pos/cli.c pos/cli_ledger.c pos/bench_ledger.c pos/cli_receipt.c pos/bench_receipt.c
 TEST_SRC := $(wildcard tests/test_*.c)
@@ -73,7 +74,7 @@ $(BUILD)/tests/escpos_check.o: tests/escpos_check.c tests/escpos_check.h
 
 TEST_OBJ := $(BUILD)/tests/helpers.o $(BUILD)/tests/escpos_check.o
 $(BUILD)/tests/test_%: tests/test_%.c $(TEST_OBJ) $(BUILD)/libtillgroup.a tests/helpers.h \
-    tests/escpos_check.h
+    tests/escpos_check.h $(wildcard tests/golden/*.inc)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(TEST_OBJ) \
 	  $(BUILD)/libtillgroup.a $(LDLIBS_ALL) $(shell pkg-config --libs cmocka)

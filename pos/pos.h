@@ -298,7 +298,60 @@ const tg__doc *tg__receipt_doc_get(const tg__receipt_doc *d);
 /* Frees a document. Accepts NULL. */
 void tg__receipt_doc_free(tg__receipt_doc *d);
 
-/* ----- cli.c: helpers of the tillgroup program (not in the library) ----- */
+/* ----- base45.c: RFC 9285 ----- */
+/* Encodes n bytes into out ((n + 1) / 2 * 3 + 1 bytes), NUL-terminated; returns the length. */
+size_t tg__base45_encode(const unsigned char *in, size_t n, char *out);
+/* Decodes n characters of upper-case Base45 into out (n / 3 * 2 + 1 bytes);
+ * -1 for a character outside the alphabet, a value past a byte pair's range
+ * or a dangling character. */
+int tg__base45_decode(const char *in, size_t n, unsigned char *out, size_t *out_len);
+
+/* ----- token.c: QR tokens (docs/tokens.md) ----- */
+#define TG__TOKEN_BINARY_MAX 160  /* bytes before Base45: the longest layout is a coupon's 115 */
+#define TG__TOKEN_TEXT_MAX 240    /* Base45 characters accepted; longer input is no token */
+typedef enum {
+  TG__TOKEN_INVITE = 'I',   /* on a receipt: HMAC-SHA256 with the terminal's enrolment secret */
+  TG__TOKEN_MEMBER = 'M',   /* on a member's phone: Ed25519 by HQ */
+  TG__TOKEN_COUPON = 'C',   /* Ed25519 by HQ or a terminal's coupon key */
+  TG__TOKEN_REFERRAL = 'R'  /* a member's referral code: Ed25519 by HQ */
+} tg__token_type;
+enum { TG__COUPON_AMOUNT = 1, TG__COUPON_PERCENT = 2 };
+typedef struct {
+  tg__token_type type;
+  uint16_t key_id;
+  char store[TG_ID_MAX + 1];     /* invite: where it was printed; coupon: the only store, or "" */
+  char terminal[TG_ID_MAX + 1];  /* invite */
+  uint32_t receipt_no;           /* invite */
+  char staff[17];                /* invite: the guide or cashier, at most 16 bytes of UTF-8 */
+  int valid_days;                /* invite: 0-65535 */
+  int64_t issued_ms;             /* all: from (UTC ms, whole minutes) */
+  int64_t expires_ms;            /* all: until (an invite's is issued + valid_days) */
+  uint64_t member_id;            /* member, referral */
+  int tier;                      /* member: 0-255 */
+  uint64_t coupon_id;            /* coupon */
+  uint32_t campaign_id, value, min_spend; /* coupon: value in minor units or basis points */
+  int coupon_kind;               /* coupon: TG__COUPON_AMOUNT or TG__COUPON_PERCENT */
+  int single_use;                /* coupon: 0 or 1 */
+} tg__token;
+typedef struct {
+  uint16_t id;
+  char role;                     /* the token type the key may sign */
+  unsigned char key[32];         /* 'I': the HMAC secret; else an Ed25519 public key */
+} tg__token_key;
+/* Writes token t as Base45 into out (out_len bytes, NUL-terminated) and
+ * returns its length, or TG_ETOOLONG. secret is the 32-byte HMAC secret for
+ * an invite, else a 64-byte Ed25519 secret key. Times are kept to the minute. */
+int tg__token_encode(const tg__token *t, const unsigned char *secret, char *out, size_t out_len);
+/* Reads n characters of a token and proves it with the key of its key id and
+ * type among keys: 0, or TG_ETOKEN (not Base45, cut short, extended, unknown
+ * type or layout), TG_EVERSION (a newer format), TG_EKEY (no such key for this
+ * type) or TG_EFORGED (tag or signature wrong). Times and store are not judged. */
+int tg__token_decode(const char *text, size_t n, const tg__token_key *keys, size_t n_keys,
+                     tg__token *out);
+/* Judges a proven token at now_ms for this store: 0, TG_ENOTYET, TG_EEXPIRED or
+ * TG_EWRONGSTORE (a coupon for another store). */
+int tg__token_check(const tg__token *t, int64_t now_ms, const char *store_id);
+
 /* Exit codes of the tillgroup program. */
 enum { TG_EXIT_OK = 0, TG_EXIT_REFUSED = 1, TG_EXIT_USAGE = 2, TG_EXIT_STORAGE = 3 };
 /* Prints "tillgroup CMD: DETAIL (TG_NAME)" on stderr; returns the exit code for rc. */

@@ -52,7 +52,14 @@ extern "C" {
   XX(ETZ, -29, "unknown time zone")                                              \
   XX(EJSON, -30, "malformed sale JSON")                                          \
   XX(EVOIDED, -31, "sale was voided")                                            \
-  XX(ELINE, -32, "no such line on the original receipt")
+  XX(ELINE, -32, "no such line on the original receipt")                       \
+  XX(ETOKEN, -33, "not a tillgroup code: damaged, cut short or mistyped")         \
+  XX(EFORGED, -34, "code does not match its signature: altered or forged")        \
+  XX(EKEY, -35, "code was signed with a key this terminal does not accept")      \
+  XX(EVERSION, -36, "code is of a newer format: update tillgroup")              \
+  XX(EEXPIRED, -37, "code has expired")                                          \
+  XX(ENOTYET, -38, "code is not valid yet")                                       \
+  XX(EWRONGSTORE, -39, "code is for another store")
 
 typedef enum {
   TG_OK = 0,
