@@ -29,7 +29,7 @@ LDLIBS_ALL = $(PC_LIBS)
 LIB_SRC := pos/error.c pos/alloc.c pos/text.c pos/currency.c pos/money.c pos/store.c \
            pos/terminal.c pos/sale.c pos/commit.c pos/refund.c pos/receipt.c pos/record.c \
            pos/outbox.c pos/sale_json.c pos/receipt_config.c pos/receipt_doc.c \
-           pos/base45.c pos/token.c \
+           pos/base45.c pos/token.c pos/file.c \
            $(wildcard receipts/*.c)
 CLI_SRC := pos/cli.c pos/cli_ledger.c pos/bench_ledger.c pos/cli_receipt.c pos/bench_receipt.c
 TEST_SRC := $(wildcard tests/test_*.c)

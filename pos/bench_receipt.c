@@ -47,8 +47,8 @@ int tg__bench_receipt(int argc, char **argv) {
   }
   if (n < 1 || optind != argc || (strcmp(qr, "native") != 0 && strcmp(qr, "raster") != 0))
     return tg__cli_usage("bench", "--n takes a positive number, --qr native or raster");
-  if ((text = tg__cli_read_file(path, 1 << 20, &len, why, sizeof why)) == NULL)
-    return tg__cli_error("bench", TG_ECANTOPEN, why);
+  if ((rc = tg__file_read(path, 1 << 20, &text, &len, why, sizeof why)) != 0)
+    return tg__cli_error("bench", rc, why);
   rc = tg__receipt_doc_from_json(text, len, &doc, &p, why, sizeof why);
   free(text);
   if (rc != 0)

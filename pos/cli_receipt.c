@@ -22,26 +22,6 @@ static const char receipt_help[] =
     "a reprint. --json renders a reference receipt (../shared/bench format) instead.\n"
     "Binary output is not written to a terminal: give -o FILE or redirect.\n";
 
-char *tg__cli_read_file(const char *path, size_t max, size_t *n, char *why, size_t why_len) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  if (f == NULL) {
-    snprintf(why, why_len, "%s: %s", path, strerror(errno));
-    return NULL;
-  }
-  if ((buf = malloc(max + 1)) == NULL) {
-    snprintf(why, why_len, "out of memory");
-  } else if ((*n = fread(buf, 1, max + 1, f)) > max || ferror(f)) {
-    snprintf(why, why_len, "%s: %s", path, ferror(f) ? "read error" : "larger than allowed");
-    free(buf);
-    buf = NULL;
-  } else {
-    buf[*n] = '\0';
-  }
-  fclose(f);
-  return buf;
-}
-
 /* Renders in the named format; TG_EINVAL for an unknown one. */
 static int render(const char *format, const tg__doc *doc, const tg__profile *p, tg__buf *out) {
   if (strcmp(format, "escpos") == 0)
@@ -125,9 +105,9 @@ int tg__cmd_receipt(int argc, char **argv, const char *db) {
   }
   if (json != NULL) {
     size_t n;
-    char *text = tg__cli_read_file(json, JSON_MAX, &n, why, sizeof why);
-    if (text == NULL)
-      return tg__cli_error("receipt", TG_ECANTOPEN, why);
+    char *text;
+    if ((rc = tg__file_read(json, JSON_MAX, &text, &n, why, sizeof why)) != 0)
+      return tg__cli_error("receipt", rc, why);
     rc = tg__receipt_doc_from_json(text, n, &doc, &c.printer, why, sizeof why);
     free(text);
     if (rc != 0)

@@ -298,6 +298,13 @@ const tg__doc *tg__receipt_doc_get(const tg__receipt_doc *d);
 /* Frees a document. Accepts NULL. */
 void tg__receipt_doc_free(tg__receipt_doc *d);
 
+/* ----- file.c ----- */
+/* Reads the whole file at path, at most max bytes, into *out (NUL-terminated,
+ * *n bytes; free with free()). Else *out is NULL, why says "PATH: reason" and
+ * the code is TG_ENOENT, TG_ECANTOPEN, TG_EIO, TG_ENOMEM or TG_ETOOLONG. */
+int tg__file_read(const char *path, size_t max, char **out, size_t *n, char *why,
+                  size_t why_len);
+
 /* ----- base45.c: RFC 9285 ----- */
 /* Encodes n bytes into out ((n + 1) / 2 * 3 + 1 bytes), NUL-terminated; returns the length. */
 size_t tg__base45_encode(const unsigned char *in, size_t n, char *out);
@@ -377,8 +384,6 @@ int tg__cmd_receipt(int argc, char **argv, const char *db);
 /* The benchmarks, given argv from their name on. */
 int tg__bench_ledger(int argc, char **argv);
 int tg__bench_receipt(int argc, char **argv);
-/* Reads the whole file at path (at most max bytes) into a NUL-terminated
- * buffer to free with free(); NULL with a reason in why. */
-char *tg__cli_read_file(const char *path, size_t max, size_t *n, char *why, size_t why_len);
+
 
 #endif /* TG_POS_H */

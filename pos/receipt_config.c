@@ -1,5 +1,4 @@
 /* Receipt and printer settings: embedded defaults, and the [printer] and [receipt] sections of tillgroup.ini. */
-#include <errno.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,50 +143,34 @@ static int on_key(void *user, const char *section, const char *key, const char *
 }
 
 /* Debian's libinih reads lines of fewer than 200 bytes and would split longer
- * ones silently; such a line is refused here with its number instead. */
+ * ones silently; such a line is refused here with its number instead (the
+ * message says 198). */
 #define INI_LINE_MAX 198
 #define INI_FILE_MAX (64 << 10)
 
-/* Reads the file at path into *out, NUL-terminated (free with free()), or
- * says why not: TG_ENOENT, TG_ENOMEM, or TG_EINVAL (cannot read, too large, a
- * NUL byte, a line too long). */
+/* Reads the file at path into *out (free with free()), or says why not:
+ * TG_ENOENT, TG_ENOMEM, or TG_EINVAL (unreadable, over 64 KiB, a NUL byte, a
+ * line too long). */
 static int read_ini(const char *path, char **out, char *why, size_t why_len) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  size_t n = 0, line = 1, col = 0;
-  int rc = TG_EINVAL;
-  if (f == NULL) {
-    snprintf(why, why_len, "%s: %s", path, strerror(errno));
-    return errno == ENOENT ? TG_ENOENT : TG_EINVAL;
-  }
-  if ((buf = malloc(INI_FILE_MAX + 1)) != NULL)
-    n = fread(buf, 1, INI_FILE_MAX + 1, f);
-  if (buf == NULL || ferror(f) || n > INI_FILE_MAX) {
-    snprintf(why, why_len, "%s: %s", path,
-             buf == NULL ? "out of memory" : ferror(f) ? "cannot read" : "larger than 64 KiB");
-    rc = buf == NULL ? TG_ENOMEM : TG_EINVAL;
-    goto fail;
-  }
-  for (size_t i = 0; i < n; i++, col++) {
-    if (buf[i] == '\0') {
-      snprintf(why, why_len, "%s line %zu: a NUL byte", path, line);
-      goto fail;
-    }
-    if (buf[i] == '\n')
+  size_t n, line = 1, col = 0;
+  const char *bad = NULL;
+  int rc = tg__file_read(path, INI_FILE_MAX, out, &n, why, why_len);
+  if (rc != 0)
+    return rc == TG_ENOENT || rc == TG_ENOMEM ? rc : TG_EINVAL;
+  for (size_t i = 0; i < n && bad == NULL; i++, col++) {
+    if ((*out)[i] == '\0')
+      bad = "a NUL byte";
+    else if ((*out)[i] == '\n')
       line++, col = (size_t)-1;
-    else if (col >= INI_LINE_MAX) {
-      snprintf(why, why_len, "%s line %zu: longer than %d bytes", path, line, INI_LINE_MAX);
-      goto fail;
-    }
+    else if (col >= INI_LINE_MAX)
+      bad = "longer than 198 bytes";
   }
-  buf[n] = '\0';
-  fclose(f);
-  *out = buf;
-  return 0;
-fail:
-  free(buf);
-  fclose(f);
-  return rc;
+  if (bad == NULL)
+    return 0;
+  snprintf(why, why_len, "%s line %zu: %s", path, line, bad);
+  free(*out);
+  *out = NULL;
+  return TG_EINVAL;
 }
 
 int tg__receipt_config_load(const char *path, tg__receipt_config *c, char *why, size_t why_len) {

@@ -200,6 +200,14 @@ static int bad(reading *g, const char *path, const char *expected) {
   return TG_EINVAL;
 }
 
+/* The text of v if it is a string of at most TG_MAX_NAME bytes without NUL, else NULL. */
+static const char *json_text(json_t *v) {
+  if (!json_is_string(v) || json_string_length(v) > TG_MAX_NAME ||
+      strlen(json_string_value(v)) != json_string_length(v))
+    return NULL;
+  return json_string_value(v);
+}
+
 /* A text field of at most TG_MAX_NAME bytes without NUL; NULL if absent and optional. */
 static int text_field(reading *g, json_t *obj, const char *key, const char *path, int required,
                       const char **out) {
@@ -209,10 +217,9 @@ static int text_field(reading *g, json_t *obj, const char *key, const char *path
   *out = NULL;
   if (v == NULL && !required)
     return 0;
-  if (!json_is_string(v) || json_string_length(v) > TG_MAX_NAME ||
-      strlen(json_string_value(v)) != json_string_length(v))
+  if (json_text(v) == NULL)
     return bad(g, where, "text of at most 256 bytes");
-  *out = keep(g->d, json_string_value(v));
+  *out = keep(g->d, json_text(v));
   return g->d->nomem ? TG_ENOMEM : 0;
 }
 
@@ -278,10 +285,9 @@ static int lines_field(reading *g, json_t *root, const char *key, const char **l
     snprintf(where, sizeof where, "%s[%zu]", key, i);
     if (rc != 0)
       break;
-    if (!json_is_string(v) || json_string_length(v) > TG_MAX_NAME ||
-        strlen(json_string_value(v)) != json_string_length(v))
+    if (json_text(v) == NULL)
       return bad(g, where, "text of at most 256 bytes");
-    if ((lines[(*n)++] = keep(g->d, json_string_value(v))) == NULL)
+    if ((lines[(*n)++] = keep(g->d, json_text(v))) == NULL)
       return TG_ENOMEM;
   }
   return rc;

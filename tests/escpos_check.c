@@ -132,3 +132,23 @@ int tt_escpos_walk(const unsigned char *p, size_t n, const tg__profile *profile,
     return fail(o, n, "text after the last line feed");
   return 0;
 }
+
+int tt_text_walk(const unsigned char *p, size_t n, const tg__profile *profile) {
+  int cjk = strcmp(profile->encoding, "gb18030") == 0;
+  size_t i = 0;
+  while (i < n) {
+    int cells = 0;
+    while (i < n && p[i] != '\n') {
+      uint32_t cp;
+      size_t len = tg__utf8_decode((const char *)p + i, n - i, &cp);
+      if (len == 0)
+        return -1;
+      cells += tg__width(cp, cjk);
+      i += len;
+    }
+    if (cells > profile->columns)
+      return -1;
+    i++;
+  }
+  return 0;
+}

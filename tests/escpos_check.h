@@ -29,4 +29,8 @@ typedef struct {
  */
 int tt_escpos_walk(const unsigned char *p, size_t n, const tg__profile *profile, tt_escpos *out);
 
+/* Checks the text output: valid UTF-8 lines no wider than the profile's
+ * columns (widths as the profile's printer counts them). Returns 0 or -1. */
+int tt_text_walk(const unsigned char *p, size_t n, const tg__profile *profile);
+
 #endif
