@@ -16,7 +16,7 @@ FUZZ_SECONDS ?= 600
 SOAK_KILLS ?= 5000
 SOAK_CUTS ?= 1000
 
-PKGS := sqlite3 jansson libsodium libqrencode pangocairo inih
+PKGS := sqlite3 jansson libsodium libqrencode pangocairo glib-2.0 inih
 WARN := -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wshadow \
         $(if $(WERROR),-Werror)
 DEFS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -26,12 +26,8 @@ PC_LIBS = $(shell pkg-config --libs $(PKGS))
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden -Ipos -Ireceipts $(PC_CFLAGS)
 LDLIBS_ALL = $(PC_LIBS)
 
-LIB_SRC := pos/error.c pos/alloc.c pos/text.c pos/currency.c pos/money.c pos/store.c \
-           pos/terminal.c pos/sale.c pos/commit.c pos/refund.c pos/receipt.c pos/record.c \
-           pos/outbox.c pos/sale_json.c pos/receipt_config.c pos/receipt_doc.c \
-           pos/base45.c pos/token.c pos/file.c \
-           $(wildcard receipts/*.c)
-CLI_SRC := pos/cli.c pos/cli_ledger.c pos/bench_ledger.c pos/cli_receipt.c pos/bench_receipt.c
+CLI_SRC := pos/cli.c $(wildcard pos/cli_*.c pos/bench_*.c)
+LIB_SRC := $(filter-out $(CLI_SRC),$(wildcard pos/*.c)) $(wildcard receipts/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -44,7 +40,7 @@ all: $(BUILD)/libtillgroup.a $(BUILD)/libtillgroup.so $(BUILD)/tillgroup
 deps:
 	@sh scripts/deps.sh
 
-HDRS := pos/tillgroup.h pos/pos.h receipts/receipts.h
+HDRS := $(wildcard pos/*.h receipts/*.h)
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)

@@ -17,23 +17,6 @@ typedef struct {
   double total_ms;
 } series;
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted values. */
-static double percentile(const double *sorted, int n, int pct) {
-  int rank = (n * pct + 99) / 100;
-  return n == 0 ? 0 : sorted[rank > 0 ? rank - 1 : 0];
-}
-
 /* The SKUs and names a host would send, made before any clock starts. */
 #define N_ITEMS 64
 static char item_sku[N_ITEMS][16], item_name[N_ITEMS][32];
@@ -55,7 +38,7 @@ static int commit_one(tg_terminal *t, int i, int n_lines) {
   for (int k = 0; rc == 0 && k < n_lines; k++) {
     int item = (i * 7 + k * 13) % N_ITEMS;
     tg_line l = {item_sku[item], item_name[item], 1000 + (k % 3) * 500, 199 + k * 100,
-                 k == 1 ? 20 : 0};
+                 k == 1 ? 20 : 0, NULL};
     rc = tg_sale_add_line(s, &l);
   }
   if (rc == 0)
@@ -193,10 +176,10 @@ static void reset_peak_rss(void) {
 }
 
 static void summarize(series *s, double *cps, double *p50, double *p99) {
-  qsort(s->ms, (size_t)s->n, sizeof *s->ms, cmp_double);
+  tg__bench_sort(s->ms, s->n);
   *cps = s->total_ms > 0 ? s->n / (s->total_ms / 1e3) : 0;
-  *p50 = percentile(s->ms, s->n, 50);
-  *p99 = percentile(s->ms, s->n, 99);
+  *p50 = tg__bench_percentile(s->ms, s->n, 50);
+  *p99 = tg__bench_percentile(s->ms, s->n, 99);
 }
 
 static const char bench_help[] =
@@ -279,10 +262,10 @@ int tg__bench_ledger(int argc, char **argv) {
     for (int turn = 0; turn < N_SERIES && rc == 0; turn++) {
       int k = (turn + (int)r) % N_SERIES; /* rotate who goes first */
       for (int64_t i = 0; i < per && rc == 0; i++) {
-        double t0 = now_ms();
+        double t0 = tg__bench_now_ms();
         rc = k == LEDGER ? commit_one(t, (int)(pre + 1 + s[k].n), (int)lines)
                          : reference_commit(&refs[k]);
-        double dt = now_ms() - t0;
+        double dt = tg__bench_now_ms() - t0;
         s[k].ms[s[k].n++] = dt;
         s[k].total_ms += dt;
       }

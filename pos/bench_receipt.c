@@ -16,12 +16,6 @@ static const char help[] =
     "parsed once, before the clock starts. tests/bench/receipt.sh runs this beside\n"
     "the JavaScript encoders POS developers use and prints the ratios.\n";
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int tg__bench_receipt(int argc, char **argv) {
   static const struct option opts[] = {
       {"receipt", required_argument, NULL, 'r'}, {"n", required_argument, NULL, 'n'},
@@ -54,13 +48,13 @@ int tg__bench_receipt(int argc, char **argv) {
   if (rc != 0)
     return tg__cli_error("bench", rc, why);
   p.qr = strcmp(qr, "native") == 0 ? TG__QR_NATIVE : TG__QR_RASTER;
-  double t0 = now_s();
+  double t0 = (tg__bench_now_ms() / 1e3);
   for (int64_t i = 0; i < n && rc == 0; i++) {
     buf.n = 0; /* the buffer is reused, as a print loop would */
     rc = tg__render_escpos(tg__receipt_doc_get(doc), &p, &buf);
     bytes = buf.n;
   }
-  double secs = now_s() - t0;
+  double secs = (tg__bench_now_ms() / 1e3) - t0;
   tg__buf_free(&buf);
   tg__receipt_doc_free(doc);
   if (rc != 0)

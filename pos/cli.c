@@ -23,7 +23,11 @@ static const command commands[] = {
     {"status", tg__cmd_status, "outbox depth, oldest unsent record, database size"},
     {"export", tg__cmd_export, "outbox records as JSON lines"},
     {"receipt", tg__cmd_receipt, "a receipt as ESC/POS bytes, plain text or a PNG preview"},
-    {"bench", tg__cmd_bench, "benchmarks: the ledger, the receipt encoder"},
+    {"bundle", tg__cmd_bundle, "apply or show the config bundle (campaigns, keys, members)"},
+    {"scan", tg__cmd_scan, "what a scanned code is: product, member, coupon, referral, invite"},
+    {"coupon", tg__cmd_coupon, "check a coupon, or redeem it outside a sale"},
+    {"member", tg__cmd_member, "show the member behind a member code"},
+    {"bench", tg__cmd_bench, "benchmarks: the ledger, the receipt encoder, the scan"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -100,13 +104,7 @@ int64_t tg__cli_parse_milli(const char *s) {
 }
 
 const char *tg__cli_time(int64_t ms, const char *tz, char *buf) {
-  time_t secs = (time_t)(ms / 1000);
-  struct tm tm;
-  setenv("TZ", tz, 1);
-  tzset();
-  if (localtime_r(&secs, &tm) == NULL || strftime(buf, 64, "%Y-%m-%d %H:%M:%S", &tm) == 0)
-    snprintf(buf, 64, "%lld ms", (long long)ms);
-  return buf;
+  return tg__time_format(ms, tz, "%Y-%m-%d %H:%M:%S", buf, 64);
 }
 
 int tg__cmd_bench(int argc, char **argv, const char *db) {
@@ -115,10 +113,12 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
     return tg__bench_ledger(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "receipt") == 0)
     return tg__bench_receipt(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "scan") == 0)
+    return tg__bench_scan(argc - 1, argv + 1);
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-    return puts("usage: tillgroup bench ledger|receipt [OPTIONS]   (bench ledger --help, "
-                "bench receipt --help)"), TG_EXIT_OK;
-  return tg__cli_usage("bench", "the benchmarks are 'ledger' and 'receipt'");
+    return puts("usage: tillgroup bench ledger|receipt|scan [OPTIONS]   (bench NAME --help)"),
+           TG_EXIT_OK;
+  return tg__cli_usage("bench", "the benchmarks are 'ledger', 'receipt' and 'scan'");
 }
 
 int main(int argc, char **argv) {

@@ -197,6 +197,9 @@ static void print_receipt(const tg_receipt *r, const tg_terminal_info *in) {
       printf("     refunded so far: %s\n", tg__qty_format(l->refunded_milli, a));
   }
   printf("\n%-50s %16s\n", "subtotal", tg__money_format(r->totals.subtotal, x, a));
+  for (int i = 0; i < r->n_promotions; i++)
+    printf("%-50.50s %16s\n", r->promotions[i].name[0] ? r->promotions[i].name : "promotion",
+           tg__money_format(-r->promotions[i].amount, x, a));
   if (r->totals.order_discount)
     printf("%-50s %16s\n", "order discount", tg__money_format(-r->totals.order_discount, x, a));
   printf("%-50s %12s %3s\n", r->kind == TG_RECORD_REFUND ? "refund total" : "total",
@@ -207,6 +210,15 @@ static void print_receipt(const tg_receipt *r, const tg_terminal_info *in) {
            r->tenders[i].reference);
   if (r->totals.change)
     printf("%-50s %16s\n", "change", tg__money_format(r->totals.change, x, a));
+  if (r->member)
+    printf("\nmember %llu: %lld points earned, %lld spent\n", (unsigned long long)r->member,
+           (long long)r->points_earned, (long long)r->points_spent);
+  if (r->invite[0])
+    printf("\ninvite (until %s): %s\n", tg__cli_time(r->invite_expires_ms, in->tz, when),
+           r->invite);
+  if (r->coupon[0])
+    printf("\ncoupon issued (until %s): %s\n", tg__cli_time(r->coupon_expires_ms, in->tz, when),
+           r->coupon);
 }
 
 static const char show_help[] =

@@ -49,7 +49,7 @@ static int insert_record(tg_sale *s, const tg_totals *tot,
     n_tenders = 1;
   }
   int rc = tg__counter_next(t, s->kind != TG_RECORD_VOID, &seq, &receipt_no);
-  if (rc != 0)
+  if (rc != 0 || (rc = tg__sale_community_write(s, tot, seq, receipt_no, now)) != 0)
     return rc;
   if (receipt_no > 0)
     tg__receipt_format(t, receipt_no, number);
@@ -104,8 +104,7 @@ static int answer_prior(tg_sale *s, const prior_use *p, char *receipt) {
 /* Writes s, whose totals tot were computed from it, as one record with a
  * receipt number unless it is a void. The uuid's uniqueness is left to its
  * index: only when the index refuses the row is the earlier use looked up,
- * so a new sale costs no extra search. A refund is the exception: a retried
- * refund is answered before it is checked against what is left to refund. */
+ * so a plain sale costs no extra search. */
 static int write_sale(tg_sale *s, tg_totals *tot, char *receipt) {
   tg_terminal *t = s->t;
   unsigned char digest[TG_DIGEST_LEN];
@@ -115,14 +114,18 @@ static int write_sale(tg_sale *s, tg_totals *tot, char *receipt) {
   tg__sale_digest(s, digest);
   if ((rc = tg__txn_begin(t, &nested)) != 0)
     return rc;
-  if (s->kind == TG_RECORD_REFUND) {
+  /* A refund, or a sale under a bundle (which spends coupons, quotas and
+   * leases), is checked again inside the transaction; a retry of it is
+   * answered first, as the first commit already spent what it used. */
+  if (s->kind == TG_RECORD_REFUND || (s->kind == TG_RECORD_SALE && t->bundle != NULL)) {
     if ((rc = find_prior(s, digest, &prior)) != 0)
       goto fail;
     if (prior.found) {
       tg__txn_rollback(t, nested);
       return answer_prior(s, &prior, receipt);
     }
-    if ((rc = tg__refund_reload(s)) != 0 || (rc = tg__sale_compute(s, tot, 1)) != 0)
+    if ((s->kind == TG_RECORD_REFUND && (rc = tg__refund_reload(s)) != 0) ||
+        (rc = tg__sale_compute(s, tot, 1)) != 0)
       goto fail;
   }
   if ((rc = insert_record(s, tot, digest, receipt, &duplicate)) != 0)
@@ -146,8 +149,12 @@ int tg_sale_commit(tg_sale *s, char receipt[TG_RECEIPT_MAX]) {
   int rc;
   if (s->state != TG__SALE_OPEN)
     return tg__fail(s->t, TG_ESTATE, "%s", tg_strerror(TG_ESTATE));
-  /* Refuse bad input before touching the database. */
-  if ((rc = tg__sale_compute(s, &tot, 1)) != 0)
+  const tg__bundle *b;
+  if ((rc = tg__bundle_current(s->t, &b)) != 0)
+    return rc;
+  /* Refuse bad input before touching the database -- but a sale under a
+   * bundle is judged inside the transaction, after a retry is answered. */
+  if ((b == NULL || s->kind != TG_RECORD_SALE) && (rc = tg__sale_compute(s, &tot, 1)) != 0)
     return rc;
   return write_sale(s, &tot, receipt);
 }

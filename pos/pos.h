@@ -12,11 +12,12 @@
 #error "tillgroup needs a compiler with 128-bit integers for exact money arithmetic"
 #endif
 
-#define TG_SCHEMA_VERSION 1
+#define TG_SCHEMA_VERSION 2
 #define TG_APPLICATION_ID 0x54474c31 /* "TGL1" in the SQLite header */
 #define TG_DETAIL_MAX 256
 #define TG_DIGEST_LEN 16
 #define TG_JSON_MAX (1024 * 1024) /* largest sale JSON accepted from a host */
+#define TG__NAME_MAX 64 /* bytes of UTF-8: campaign and tier names */
 
 /* Prepared statements, made once per handle on first use (store.c); BEGIN
  * through ROLLBACK_TO, kept first, are made when the terminal is opened. */
@@ -38,7 +39,26 @@
   XX(RECORD_BODY, "SELECT body, receipt_no FROM record WHERE seq = ?1")                   \
   XX(REFUNDS_OF, "SELECT body, uuid FROM record WHERE refund_of = ?1 ORDER BY seq")       \
   XX(OUTBOX_AFTER, "SELECT seq, body FROM record WHERE seq > ?1 ORDER BY seq LIMIT ?2")   \
-  XX(OUTBOX_OLDEST, "SELECT seq, time_ms FROM record WHERE seq > ?1 ORDER BY seq LIMIT 1")
+  XX(OUTBOX_OLDEST, "SELECT seq, time_ms FROM record WHERE seq > ?1 ORDER BY seq LIMIT 1")  \
+  XX(MEMBER_GET, "SELECT tier, tags, points_lease, is_new FROM member WHERE id = ?1")      \
+  XX(REVOKED_GET, "SELECT 1 FROM revoked WHERE coupon = ?1")                             \
+  XX(SPENT_BY, "SELECT 1 FROM redemption JOIN record USING (seq)"                          \
+               " WHERE coupon = ?1 AND single = 1 AND record.uuid = ?2")                   \
+  XX(SPENT_GET, "SELECT 1 FROM redemption WHERE coupon = ?1 AND single = 1")             \
+  XX(COUPON_COUNT, "SELECT count(*) FROM redemption WHERE campaign = ?1 AND lease = ?2")  \
+  XX(COUPON_COUNT_MEMBER,                                                                 \
+     "SELECT count(*) FROM redemption WHERE campaign = ?1 AND lease = ?2 AND member = ?3") \
+  XX(FLASH_SUM, "SELECT total(qty_milli) FROM flash_use WHERE campaign = ?1 AND lease = ?2") \
+  XX(FLASH_SUM_MEMBER, "SELECT total(qty_milli) FROM flash_use"                           \
+                       " WHERE campaign = ?1 AND lease = ?2 AND member = ?3")              \
+  XX(POINTS_SUM, "SELECT total(points) FROM points_use WHERE member = ?1 AND bundle = ?2")  \
+  XX(ISSUED_GET, "SELECT 1 FROM issued WHERE member = ?1 AND campaign = ?2")              \
+  XX(REDEMPTION_INSERT, "INSERT INTO redemption(coupon, campaign, member, lease, single, seq)" \
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                 \
+  XX(FLASH_INSERT, "INSERT INTO flash_use(campaign, lease, member, qty_milli, seq)"       \
+                   " VALUES(?1, ?2, ?3, ?4, ?5)")                                          \
+  XX(POINTS_INSERT, "INSERT INTO points_use(member, bundle, points, seq) VALUES(?1, ?2, ?3, ?4)") \
+  XX(ISSUED_INSERT, "INSERT INTO issued(coupon, campaign, member, seq) VALUES(?1, ?2, ?3, ?4)")
 
 typedef enum {
 #define TG__STMT_ENUM(name, sql) TG__ST_##name,
@@ -53,6 +73,11 @@ struct tg_terminal {
   sqlite3_stmt *stmt[TG__ST_COUNT];
   tg_terminal_info info;
   char detail[TG_DETAIL_MAX];
+  struct tg__bundle *bundle;   /* the bundle in force, read on first use; NULL: none */
+  int bundle_loaded;
+  struct tg__token_key *keys;  /* the bundle's keys and the terminal's own coupon key */
+  int n_keys;
+  void *zone;                  /* GTimeZone of info.tz, made on first use */
 };
 
 /* ----- error.c ----- */
@@ -175,13 +200,69 @@ const char *tg__record_kind_name(tg_record_kind kind);
 /* Parses a stored kind name; 0 if unknown. */
 tg_record_kind tg__record_kind_parse(const char *name);
 
+/* ----- base45.c: RFC 9285 ----- */
+/* Encodes n bytes into out ((n + 1) / 2 * 3 + 1 bytes), NUL-terminated; returns the length. */
+size_t tg__base45_encode(const unsigned char *in, size_t n, char *out);
+/* Decodes n characters of upper-case Base45 into out (n / 3 * 2 + 1 bytes);
+ * -1 for a character outside the alphabet, a value past a byte pair's range
+ * or a dangling character. */
+int tg__base45_decode(const char *in, size_t n, unsigned char *out, size_t *out_len);
+
+/* ----- token.c: QR tokens (docs/tokens.md) ----- */
+#define TG__TOKEN_BINARY_MAX 160  /* bytes before Base45: the longest layout is a coupon's 115 */
+#define TG__TOKEN_TEXT_MAX 240    /* Base45 characters accepted; longer input is no token */
+typedef enum {
+  TG__TOKEN_INVITE = 'I',   /* on a receipt: HMAC-SHA256 with the terminal's enrolment secret */
+  TG__TOKEN_MEMBER = 'M',   /* on a member's phone: Ed25519 by HQ */
+  TG__TOKEN_COUPON = 'C',   /* Ed25519 by HQ or a terminal's coupon key */
+  TG__TOKEN_REFERRAL = 'R'  /* a member's referral code: Ed25519 by HQ */
+} tg__token_type;
+enum { TG__COUPON_AMOUNT = 1, TG__COUPON_PERCENT = 2 };
+typedef struct {
+  tg__token_type type;
+  uint16_t key_id;
+  char store[TG_ID_MAX + 1];     /* invite: where it was printed; coupon: the only store, or "" */
+  char terminal[TG_ID_MAX + 1];  /* invite */
+  uint32_t receipt_no;           /* invite */
+  char staff[17];                /* invite: the guide or cashier, at most 16 bytes of UTF-8 */
+  int valid_days;                /* invite: 0-65535 */
+  int64_t issued_ms;             /* all: from (UTC ms, whole minutes) */
+  int64_t expires_ms;            /* all: until (an invite's is issued + valid_days) */
+  uint64_t member_id;            /* member, referral */
+  int tier;                      /* member: 0-255 */
+  uint64_t coupon_id;            /* coupon */
+  uint32_t campaign_id, value, min_spend; /* coupon: value in minor units or basis points */
+  int coupon_kind;               /* coupon: TG__COUPON_AMOUNT or TG__COUPON_PERCENT */
+  int single_use;                /* coupon: 0 or 1 */
+} tg__token;
+typedef struct tg__token_key {
+  uint16_t id;
+  char role;                     /* the token type the key may sign */
+  unsigned char key[32];         /* 'I': the HMAC secret; else an Ed25519 public key */
+} tg__token_key;
+/* Writes token t as Base45 into out (out_len bytes, NUL-terminated) and
+ * returns its length, or TG_ETOOLONG. secret is the 32-byte HMAC secret for
+ * an invite, else a 64-byte Ed25519 secret key. Times are kept to the minute. */
+int tg__token_encode(const tg__token *t, const unsigned char *secret, char *out, size_t out_len);
+/* Reads n characters of a token and proves it with the key of its key id and
+ * type among keys: 0, or TG_ETOKEN (not Base45, cut short, extended, unknown
+ * type or layout), TG_EVERSION (a newer format), TG_EKEY (no such key for this
+ * type) or TG_EFORGED (tag or signature wrong). Times and store are not judged. */
+int tg__token_decode(const char *text, size_t n, const tg__token_key *keys, size_t n_keys,
+                     tg__token *out);
+/* Judges a proven token at now_ms for this store: 0, TG_ENOTYET, TG_EEXPIRED or
+ * TG_EWRONGSTORE (a coupon for another store). */
+int tg__token_check(const tg__token *t, int64_t now_ms, const char *store_id);
+
 /* ----- sale.c: the in-memory sale, shared with commit.c and refund.c ----- */
 typedef struct {
   char *sku;
   char *name;
+  char *category;         /* NULL when the host named none */
   int64_t qty_milli;
   int64_t unit_price;
   int64_t line_discount;
+  int64_t promotion;      /* computed: campaign rules and coupons */
   int64_t order_discount; /* computed */
   int64_t amount;         /* computed */
   int original_line;      /* refunds */
@@ -205,6 +286,7 @@ typedef struct {
 } tg__refundable;
 
 typedef enum { TG__SALE_OPEN, TG__SALE_DONE } tg__sale_state;
+#define TG__SALE_COUPONS 8 /* coupons on one sale */
 
 struct tg_sale {
   tg_terminal *t;
@@ -221,6 +303,30 @@ struct tg_sale {
   tg__tender tenders[TG_MAX_TENDERS];
   int n_tenders;
   char *cashier, *guide;     /* NULL when not named */
+  /* codes applied with tg_sale_apply_code (sales only) */
+  uint64_t member;           /* 0: none */
+  int member_tier;
+  int member_new;            /* the bundle lists the member as new */
+  tg__token coupons[TG__SALE_COUPONS];
+  int n_coupons;
+  tg__token referral;
+  int has_referral;
+  /* what the commit gave out, for its record (sale_codes.c) */
+  struct tg__promo_applied *applied; /* copies of the promotions applied, with the rule names */
+  char (*applied_names)[TG__NAME_MAX + 1];
+  int n_applied;
+  int64_t bundle_version;    /* the bundle the sale was evaluated with; 0 none */
+  int64_t points_earned, points_spent;
+  char invite[TG__TOKEN_TEXT_MAX + 1]; /* "" none */
+  int64_t invite_expires_ms;
+  char issued[TG__TOKEN_TEXT_MAX + 1]; /* the welcome coupon issued, "" none */
+  uint64_t issued_id;
+  uint32_t issued_campaign;
+  int64_t issued_expires_ms;
+  int issued_percent;        /* its value is basis points */
+  int64_t issued_value, issued_min_spend;
+  uint32_t referral_campaign;
+  int64_t referral_rebate;
   /* refunds only */
   int64_t original_seq;      /* the record of the sale refunded */
   int64_t original_no;       /* its receipt number */
@@ -305,59 +411,7 @@ void tg__receipt_doc_free(tg__receipt_doc *d);
 int tg__file_read(const char *path, size_t max, char **out, size_t *n, char *why,
                   size_t why_len);
 
-/* ----- base45.c: RFC 9285 ----- */
-/* Encodes n bytes into out ((n + 1) / 2 * 3 + 1 bytes), NUL-terminated; returns the length. */
-size_t tg__base45_encode(const unsigned char *in, size_t n, char *out);
-/* Decodes n characters of upper-case Base45 into out (n / 3 * 2 + 1 bytes);
- * -1 for a character outside the alphabet, a value past a byte pair's range
- * or a dangling character. */
-int tg__base45_decode(const char *in, size_t n, unsigned char *out, size_t *out_len);
-
-/* ----- token.c: QR tokens (docs/tokens.md) ----- */
-#define TG__TOKEN_BINARY_MAX 160  /* bytes before Base45: the longest layout is a coupon's 115 */
-#define TG__TOKEN_TEXT_MAX 240    /* Base45 characters accepted; longer input is no token */
-typedef enum {
-  TG__TOKEN_INVITE = 'I',   /* on a receipt: HMAC-SHA256 with the terminal's enrolment secret */
-  TG__TOKEN_MEMBER = 'M',   /* on a member's phone: Ed25519 by HQ */
-  TG__TOKEN_COUPON = 'C',   /* Ed25519 by HQ or a terminal's coupon key */
-  TG__TOKEN_REFERRAL = 'R'  /* a member's referral code: Ed25519 by HQ */
-} tg__token_type;
-enum { TG__COUPON_AMOUNT = 1, TG__COUPON_PERCENT = 2 };
-typedef struct {
-  tg__token_type type;
-  uint16_t key_id;
-  char store[TG_ID_MAX + 1];     /* invite: where it was printed; coupon: the only store, or "" */
-  char terminal[TG_ID_MAX + 1];  /* invite */
-  uint32_t receipt_no;           /* invite */
-  char staff[17];                /* invite: the guide or cashier, at most 16 bytes of UTF-8 */
-  int valid_days;                /* invite: 0-65535 */
-  int64_t issued_ms;             /* all: from (UTC ms, whole minutes) */
-  int64_t expires_ms;            /* all: until (an invite's is issued + valid_days) */
-  uint64_t member_id;            /* member, referral */
-  int tier;                      /* member: 0-255 */
-  uint64_t coupon_id;            /* coupon */
-  uint32_t campaign_id, value, min_spend; /* coupon: value in minor units or basis points */
-  int coupon_kind;               /* coupon: TG__COUPON_AMOUNT or TG__COUPON_PERCENT */
-  int single_use;                /* coupon: 0 or 1 */
-} tg__token;
-typedef struct {
-  uint16_t id;
-  char role;                     /* the token type the key may sign */
-  unsigned char key[32];         /* 'I': the HMAC secret; else an Ed25519 public key */
-} tg__token_key;
-/* Writes token t as Base45 into out (out_len bytes, NUL-terminated) and
- * returns its length, or TG_ETOOLONG. secret is the 32-byte HMAC secret for
- * an invite, else a 64-byte Ed25519 secret key. Times are kept to the minute. */
-int tg__token_encode(const tg__token *t, const unsigned char *secret, char *out, size_t out_len);
-/* Reads n characters of a token and proves it with the key of its key id and
- * type among keys: 0, or TG_ETOKEN (not Base45, cut short, extended, unknown
- * type or layout), TG_EVERSION (a newer format), TG_EKEY (no such key for this
- * type) or TG_EFORGED (tag or signature wrong). Times and store are not judged. */
-int tg__token_decode(const char *text, size_t n, const tg__token_key *keys, size_t n_keys,
-                     tg__token *out);
-/* Judges a proven token at now_ms for this store: 0, TG_ENOTYET, TG_EEXPIRED or
- * TG_EWRONGSTORE (a coupon for another store). */
-int tg__token_check(const tg__token *t, int64_t now_ms, const char *store_id);
+#include "community.h"
 
 /* Exit codes of the tillgroup program. */
 enum { TG_EXIT_OK = 0, TG_EXIT_REFUSED = 1, TG_EXIT_USAGE = 2, TG_EXIT_STORAGE = 3 };
@@ -381,9 +435,21 @@ int tg__cmd_status(int argc, char **argv, const char *db);
 int tg__cmd_export(int argc, char **argv, const char *db);
 int tg__cmd_bench(int argc, char **argv, const char *db);
 int tg__cmd_receipt(int argc, char **argv, const char *db);
+int tg__cmd_bundle(int argc, char **argv, const char *db);
+int tg__cmd_scan(int argc, char **argv, const char *db);
+int tg__cmd_coupon(int argc, char **argv, const char *db);
+int tg__cmd_member(int argc, char **argv, const char *db);
+/* bench_clock.c: what every benchmark measures with. */
+/* A monotonic clock in milliseconds. */
+double tg__bench_now_ms(void);
+/* Sorts n values ascending. */
+void tg__bench_sort(double *v, int n);
+/* The nearest-rank percentile pct of n sorted values (0 when n is 0). */
+double tg__bench_percentile(const double *sorted, int n, int pct);
 /* The benchmarks, given argv from their name on. */
 int tg__bench_ledger(int argc, char **argv);
 int tg__bench_receipt(int argc, char **argv);
+int tg__bench_scan(int argc, char **argv);
 
 
 #endif /* TG_POS_H */

@@ -4,14 +4,14 @@
 
 #include "pos.h"
 
-static const char *const kind_names[] = {NULL, "sale", "refund", "void"};
+static const char *const kind_names[] = {NULL, "sale", "refund", "void", "redeem"};
 
 const char *tg__record_kind_name(tg_record_kind kind) {
-  return kind >= TG_RECORD_SALE && kind <= TG_RECORD_VOID ? kind_names[kind] : NULL;
+  return kind >= TG_RECORD_SALE && kind <= TG_RECORD_REDEEM ? kind_names[kind] : NULL;
 }
 
 tg_record_kind tg__record_kind_parse(const char *name) {
-  for (int k = TG_RECORD_SALE; name != NULL && k <= TG_RECORD_VOID; k++)
+  for (int k = TG_RECORD_SALE; name != NULL && k <= TG_RECORD_REDEEM; k++)
     if (strcmp(name, kind_names[k]) == 0)
       return (tg_record_kind)k;
   return 0;
@@ -54,6 +54,9 @@ void tg_receipt_free(tg_receipt *r) {
   for (int i = 0; r->tenders != NULL && i < r->n_tenders; i++)
     tg__free((char *)r->tenders[i].reference);
   tg__free(r->tenders);
+  for (int i = 0; i < r->n_promotions; i++)
+    tg__free((char *)r->promotions[i].name);
+  tg__free(r->promotions);
   tg__free(r);
 }
 

@@ -6,7 +6,8 @@
 #include "pos.h"
 
 #define META_MAX 8
-#define ROWS_MAX 8
+#define ROWS_MAX 16
+#define PROMOTION_ROWS 10 /* more promotions than this print as one row */
 #define COUPONS_MAX 4
 
 struct tg__receipt_doc {
@@ -22,7 +23,8 @@ struct tg__receipt_doc {
 
 /* Labels in the receipt's language: English, Chinese. */
 enum { L_STORE, L_RECEIPT, L_ORIGINAL, L_TIME, L_CASHIER, L_GUIDE, L_SUBTOTAL, L_DISCOUNT, L_ORDER_DISCOUNT, L_TOTAL,
-       L_REFUND_TOTAL, L_CHANGE, L_REFUND, L_COPY, L_INVITE, L_N };
+       L_REFUND_TOTAL, L_CHANGE, L_REFUND, L_COPY, L_INVITE, L_PROMOTIONS, L_POINTS, L_COUPON,
+       L_ANY_SPEND, L_N };
 static const char *const labels[L_N][2] = {
     [L_STORE] = {"Store", "门店"},
     [L_RECEIPT] = {"Receipt", "单号"},
@@ -39,6 +41,10 @@ static const char *const labels[L_N][2] = {
     [L_REFUND] = {"REFUND", "退货"},
     [L_COPY] = {"COPY", "补打"},
     [L_INVITE] = {"Scan to join our store group", "扫码加入门店福利群"},
+    [L_PROMOTIONS] = {"Promotions", "活动优惠"},
+    [L_POINTS] = {"Points earned", "本单积分"},
+    [L_COUPON] = {"COUPON", "优惠券"},
+    [L_ANY_SPEND] = {"On any purchase", "无门槛"},
 };
 /* Tender names by tg_tender_kind, English and Chinese. */
 static const char *const tenders[][2] = {
@@ -108,6 +114,34 @@ static void add_row(tg__doc_row *rows, size_t *n, const char *label, const char 
   (*n)++;
 }
 
+/* The coupon the sale issued, as a QR with its terms. */
+static void add_coupon(tg__receipt_doc *d, const tg_receipt *r, const tg_terminal_info *info,
+                       int zh) {
+  char value[TG_MONEY_BUF + 32], text[TG_MONEY_BUF + 64], date[64];
+  tg__doc_coupon *c = &d->coupons[d->doc.n_coupons++];
+  int x = info->currency_exponent;
+  if (r->coupon_percent)
+    snprintf(value, sizeof value, zh ? "%lld.%02lld%% 折扣" : "%lld.%02lld%% off",
+             (long long)(r->coupon_value / 100), (long long)(r->coupon_value % 100));
+  else
+    snprintf(value, sizeof value, zh ? "立减 %s" : "%s off",
+             tg__money_format(r->coupon_value, x, text));
+  snprintf(text, sizeof text, "%s %s", labels[L_COUPON][zh], value);
+  c->qr = keep(d, r->coupon);
+  c->title = keep(d, text);
+  if (r->coupon_min_spend > 0) {
+    char m[TG_MONEY_BUF];
+    snprintf(text, sizeof text, zh ? "满%s可用" : "On a spend of %s or more",
+             tg__money_format(r->coupon_min_spend, x, m));
+    c->terms = keep(d, text);
+  } else {
+    c->terms = labels[L_ANY_SPEND][zh];
+  }
+  tg__time_format(r->coupon_expires_ms, info->tz, "%Y-%m-%d %H:%M", date, sizeof date);
+  snprintf(text, sizeof text, zh ? "有效期至 %s" : "Valid until %s", date);
+  c->expires = keep(d, text);
+}
+
 int tg__receipt_doc_from_record(const tg_receipt *r, const tg_terminal_info *info,
                                 const tg__receipt_config *c, const char *time_text,
                                 const char *invite_url, int copy, tg__receipt_doc **out) {
@@ -148,12 +182,19 @@ int tg__receipt_doc_from_record(const tg_receipt *r, const tg_terminal_info *inf
     it->name = keep(d, l->name);
     it->qty = keep(d, tg__qty_format(l->qty_milli, buf));
     /* the line before discounts; the order discount shows in the totals */
-    it->amount = keep_money(d, l->amount + l->order_discount + l->line_discount, x);
+    it->amount =
+        keep_money(d, l->amount + l->order_discount + l->promotion + l->line_discount, x);
     it->note = l->line_discount > 0 ? keep_note(d, L(L_DISCOUNT), l->line_discount, x) : NULL;
   }
   doc->items = d->items;
   if (r->totals.order_discount > 0 || !refund)
     add_row(d->totals, &doc->n_totals, L(L_SUBTOTAL), keep_money(d, r->totals.subtotal, x), 0);
+  for (int i = 0; i < r->n_promotions && r->n_promotions <= PROMOTION_ROWS; i++)
+    add_row(d->totals, &doc->n_totals,
+            r->promotions[i].name[0] ? keep(d, r->promotions[i].name) : L(L_DISCOUNT),
+            keep_money(d, -r->promotions[i].amount, x), 0);
+  if (r->n_promotions > PROMOTION_ROWS)
+    add_row(d->totals, &doc->n_totals, L(L_PROMOTIONS), keep_money(d, -r->totals.promotion, x), 0);
   if (r->totals.order_discount > 0)
     add_row(d->totals, &doc->n_totals, L(L_ORDER_DISCOUNT),
             keep_money(d, -r->totals.order_discount, x), 0);
@@ -170,7 +211,13 @@ int tg__receipt_doc_from_record(const tg_receipt *r, const tg_terminal_info *inf
   }
   if (r->totals.change > 0)
     add_row(d->payments, &doc->n_payments, L(L_CHANGE), keep_money(d, r->totals.change, x), 0);
+  if (r->points_earned > 0) {
+    snprintf(buf, sizeof buf, "+%lld", (long long)r->points_earned);
+    add_row(d->payments, &doc->n_payments, L(L_POINTS), keep(d, buf), 0);
+  }
   doc->barcode = d->meta[0].amount;
+  if (r->coupon[0] != '\0')
+    add_coupon(d, r, info, zh);
   if (invite_url != NULL && c->invite) {
     doc->invite_caption = c->invite_caption[0] ? keep(d, c->invite_caption) : L(L_INVITE);
     doc->invite_url = keep(d, invite_url);

@@ -84,6 +84,62 @@ static void close_with(buf *b, char mark) {
     put(b, &mark, 1);
 }
 
+/* What the community engine gave and took on a sale; nothing for a sale without a bundle. */
+static void put_community(buf *b, const tg_sale *s) {
+  if (s->bundle_version == 0 || s->kind != TG_RECORD_SALE)
+    return;
+  put_z(b, "\"promotions\":[");
+  for (int i = 0; i < s->n_applied; i++) {
+    const tg__promo_applied *a = &s->applied[i];
+    put_z(b, "{");
+    put_int(b, "campaign", a->campaign);
+    put_text(b, "type", tg__rule_type_name(a->type));
+    put_text(b, "name", s->applied_names[i]);
+    put_int(b, "amount", a->amount);
+    if (a->line > 0)
+      put_int(b, "line", a->line);
+    if (a->qty_milli > 0) {
+      put_int(b, "qty_milli", a->qty_milli);
+      put_int(b, "price", a->price);
+    }
+    if (a->group_size > 0)
+      put_int(b, "group_size", a->group_size);
+    if (a->coupon != 0)
+      put_int(b, "coupon", (int64_t)a->coupon);
+    close_with(b, '}');
+    put_z(b, ",");
+  }
+  close_with(b, ']');
+  put_z(b, ",");
+  put_int(b, "points_earned", s->points_earned);
+  put_int(b, "points_spent", s->points_spent);
+  if (s->invite[0] != '\0') {
+    put_text(b, "invite", s->invite);
+    put_int(b, "invite_expires_ms", s->invite_expires_ms);
+  }
+  if (s->issued[0] != '\0') {
+    put_z(b, "\"coupon_issued\":{");
+    put_int(b, "coupon", (int64_t)s->issued_id);
+    put_int(b, "campaign", s->issued_campaign);
+    put_text(b, "token", s->issued);
+    put_text(b, "kind", s->issued_percent ? "percent" : "amount");
+    put_int(b, "value", s->issued_value);
+    put_int(b, "min_spend", s->issued_min_spend);
+    put_int(b, "expires_ms", s->issued_expires_ms);
+    close_with(b, '}');
+    put_z(b, ",");
+  }
+  if (s->referral_campaign != 0) {
+    put_z(b, "\"referral\":{");
+    put_int(b, "referrer", (int64_t)s->referral.member_id);
+    put_int(b, "campaign", s->referral_campaign);
+    put_int(b, "rebate", s->referral_rebate);
+    close_with(b, '}');
+    put_z(b, ",");
+  }
+  put_int(b, "bundle", s->bundle_version);
+}
+
 int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *tenders,
                       int n_tenders, int64_t seq, const char *receipt, int64_t time_ms,
                       char **out, size_t *len) {
@@ -110,6 +166,10 @@ int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *
     put_text(&b, "cashier", s->cashier);
   if (s->guide != NULL)
     put_text(&b, "guide", s->guide);
+  if (s->member != 0) {
+    put_int(&b, "member", (int64_t)s->member);
+    put_int(&b, "member_tier", s->member_tier);
+  }
   put_z(&b, "\"lines\":[");
   for (int i = 0; i < s->n_lines; i++) {
     const tg__line *l = &s->lines[i];
@@ -119,7 +179,11 @@ int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *
     put_text(&b, "name", l->name);
     put_int(&b, "qty_milli", l->qty_milli);
     put_int(&b, "unit_price", l->unit_price);
+    if (l->category != NULL)
+      put_text(&b, "category", l->category);
     put_int(&b, "line_discount", l->line_discount);
+    if (tot->promotion > 0)
+      put_int(&b, "promotion", l->promotion);
     put_int(&b, "order_discount", l->order_discount);
     put_int(&b, "amount", l->amount);
     if (l->original_line > 0)
@@ -130,6 +194,8 @@ int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *
   close_with(&b, ']');
   put_z(&b, ",");
   put_int(&b, "subtotal", tot->subtotal);
+  if (tot->promotion > 0)
+    put_int(&b, "promotion", tot->promotion);
   put_int(&b, "order_discount", tot->order_discount);
   put_int(&b, "total", tot->total);
   put_z(&b, "\"tenders\":[");
@@ -146,6 +212,7 @@ int tg__record_encode(const tg_sale *s, const tg_totals *tot, const tg__tender *
   put_z(&b, ",");
   put_int(&b, "tendered", tot->tendered);
   put_int(&b, "change", tot->change);
+  put_community(&b, s);
   close_with(&b, '}');
   if (b.failed) {
     tg__free(b.p);
@@ -177,11 +244,12 @@ static int decode_lines(json_t *lines, tg_receipt *r) {
   json_array_foreach(lines, i, o) {
     tg_receipt_line *l = &r->lines[i];
     const char *sku, *name;
-    json_int_t qty, price, ld, od, amount;
-    if (json_unpack(o, "{s:i, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s?i}", "line", &l->line_no,
-                    "sku", &sku, "name", &name, "qty_milli", &qty, "unit_price", &price,
-                    "line_discount", &ld, "order_discount", &od, "amount", &amount,
-                    "original_line", &l->original_line) != 0 ||
+    json_int_t qty, price, ld, od, amount, promo = 0;
+    if (json_unpack(o, "{s:i, s:s, s:s, s:I, s:I, s:I, s?I, s:I, s:I, s?i}", "line",
+                    &l->line_no, "sku", &sku, "name", &name, "qty_milli", &qty, "unit_price",
+                    &price, "line_discount", &ld, "promotion", &promo, "order_discount", &od,
+                    "amount", &amount, "original_line", &l->original_line) != 0 ||
+        !in_range(promo, 0, TG_MAX_AMOUNT) ||
         l->line_no != (int)i + 1 || !good_text(sku, TG_MAX_SKU) ||
         !good_text(name, TG_MAX_NAME) || !in_range(qty, 1, TG_MAX_QTY_MILLI) ||
         !in_range(price, 0, TG_MAX_AMOUNT) || !in_range(ld, 0, TG_MAX_AMOUNT) ||
@@ -196,6 +264,7 @@ static int decode_lines(json_t *lines, tg_receipt *r) {
     l->qty_milli = qty;
     l->unit_price = price;
     l->line_discount = ld;
+    l->promotion = promo;
     l->order_discount = od;
     l->amount = amount;
   }
@@ -229,10 +298,55 @@ static int decode_tenders(json_t *tenders, tg_receipt *r) {
   return 0;
 }
 
+/* The promotions, points, invite and coupon a sale's record carries. */
+static int decode_community(json_t *root, tg_receipt *r) {
+  json_t *promos = json_object_get(root, "promotions"), *o;
+  const char *invite = "", *token = "", *kind = "amount";
+  json_int_t member = 0, earned = 0, spent = 0, invite_exp = 0, value = 0, min = 0, exp = 0;
+  size_t i, n = json_array_size(promos);
+  if (json_unpack(root, "{s?I, s?I, s?I, s?s, s?I, s?{s:s, s:s, s:I, s:I, s:I}}", "member",
+                  &member, "points_earned", &earned, "points_spent", &spent, "invite", &invite,
+                  "invite_expires_ms", &invite_exp, "coupon_issued", "token", &token, "kind",
+                  &kind, "value", &value, "min_spend", &min, "expires_ms", &exp) != 0 ||
+      member < 0 || earned < 0 || spent < 0 || strlen(invite) > TG_CODE_MAX ||
+      strlen(token) > TG_CODE_MAX || n > TG_MAX_LINES + TG__BUNDLE_RULES + TG__SALE_COUPONS)
+    return TG_ECORRUPT;
+  r->member = (uint64_t)member;
+  r->points_earned = earned;
+  r->points_spent = spent;
+  memcpy(r->invite, invite, strlen(invite) + 1);
+  r->invite_expires_ms = invite_exp;
+  memcpy(r->coupon, token, strlen(token) + 1);
+  r->coupon_percent = strcmp(kind, "percent") == 0;
+  r->coupon_value = value;
+  r->coupon_min_spend = min;
+  r->coupon_expires_ms = exp;
+  if (n == 0)
+    return 0;
+  if ((r->promotions = tg__malloc(n * sizeof *r->promotions)) == NULL)
+    return TG_ENOMEM;
+  json_array_foreach(promos, i, o) {
+    tg_receipt_promotion *p = &r->promotions[i];
+    const char *name;
+    json_int_t campaign, amount;
+    if (json_unpack(o, "{s:I, s:s, s:I}", "campaign", &campaign, "name", &name, "amount",
+                    &amount) != 0 ||
+        !in_range(campaign, 0, UINT32_MAX) || !good_text(name, TG__NAME_MAX) ||
+        !in_range(amount, 0, TG_MAX_AMOUNT))
+      return TG_ECORRUPT;
+    if ((p->name = tg__strdup(name)) == NULL)
+      return TG_ENOMEM;
+    p->campaign = (uint32_t)campaign;
+    p->amount = amount;
+    r->n_promotions = (int)i + 1;
+  }
+  return 0;
+}
+
 int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt **out) {
   json_t *root = json_loadb(body, len, 0, NULL), *lines, *tenders;
   const char *kind, *uuid, *receipt = "", *original = "", *cashier = "", *guide = "";
-  json_int_t seq, time_ms, sub, disc, total, tendered, change;
+  json_int_t seq, time_ms, sub, disc, total, tendered, change, promo = 0;
   tg_receipt *r = tg__malloc(sizeof *r);
   int rc = TG_ECORRUPT;
   *out = NULL;
@@ -243,17 +357,18 @@ int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt *
   memset(r, 0, sizeof *r);
   if (root != NULL &&
       json_unpack(root,
-                  "{s:I, s:s, s:s, s:I, s?s, s?s, s?s, s?s, s:o, s:I, s:I, s:I, s:o, s:I, s:I}",
+                  "{s:I, s:s, s:s, s:I, s?s, s?s, s?s, s?s, s:o, s:I, s?I, s:I, s:I, s:o, s:I, s:I}",
                   "seq", &seq, "kind", &kind, "uuid", &uuid, "time_ms", &time_ms, "receipt",
                   &receipt, "original_receipt", &original, "cashier", &cashier, "guide", &guide,
-                  "lines", &lines, "subtotal", &sub,
+                  "lines", &lines, "subtotal", &sub, "promotion", &promo,
                   "order_discount", &disc, "total", &total, "tenders", &tenders, "tendered",
                   &tendered, "change", &change) == 0 &&
       (r->kind = tg__record_kind_parse(kind)) != 0 && strlen(uuid) == TG_UUID_LEN &&
       strlen(receipt) < TG_RECEIPT_MAX && strlen(original) < TG_RECEIPT_MAX &&
       good_text(cashier, TG_MAX_STAFF) && good_text(guide, TG_MAX_STAFF) &&
       in_range(seq, 1, INT64_MAX) && in_range(sub, 0, TG_MAX_AMOUNT) &&
-      in_range(disc, 0, sub) && total == sub - disc && in_range(tendered, 0, TG_MAX_AMOUNT) &&
+      in_range(promo, 0, sub) && in_range(disc, 0, sub - promo) && total == sub - promo - disc &&
+      in_range(tendered, 0, TG_MAX_AMOUNT) &&
       in_range(change, 0, tendered)) {
     r->seq = seq;
     memcpy(r->uuid, uuid, TG_UUID_LEN + 1);
@@ -262,10 +377,12 @@ int tg__record_decode(tg_terminal *t, const char *body, size_t len, tg_receipt *
     memcpy(r->cashier, cashier, strlen(cashier) + 1);
     memcpy(r->guide, guide, strlen(guide) + 1);
     r->time_ms = time_ms;
-    r->totals = (tg_totals){sub, disc, total, tendered, change};
+    r->totals = (tg_totals){sub, disc, total, tendered, change, promo};
     rc = decode_lines(lines, r);
     if (rc == 0)
       rc = decode_tenders(tenders, r);
+    if (rc == 0)
+      rc = decode_community(root, r);
   }
   json_decref(root);
   if (rc != 0) {

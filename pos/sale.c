@@ -52,9 +52,11 @@ int tg__sale_append(tg_sale *s, const tg__line *line) {
   *l = *line;
   l->sku = tg__strdup(line->sku);
   l->name = tg__strdup(line->name);
-  if (l->sku == NULL || l->name == NULL) {
+  l->category = line->category != NULL ? tg__strdup(line->category) : NULL;
+  if (l->sku == NULL || l->name == NULL || (line->category != NULL && l->category == NULL)) {
     tg__free(l->sku);
     tg__free(l->name);
+    tg__free(l->category);
     return tg__fail(s->t, TG_ENOMEM, "%s", tg_strerror(TG_ENOMEM));
   }
   s->n_lines++;
@@ -83,7 +85,9 @@ int tg_sale_add_line(tg_sale *s, const tg_line *in) {
   if (s->n_lines >= TG_MAX_LINES)
     return tg__fail(t, TG_ETOOMANY, "a sale holds at most %d lines", TG_MAX_LINES);
   if ((rc = tg__text_check(t, no, "SKU", in->sku, TG_MAX_SKU, 0)) != 0 ||
-      (rc = tg__text_check(t, no, "name", in->name, TG_MAX_NAME, 0)) != 0)
+      (rc = tg__text_check(t, no, "name", in->name, TG_MAX_NAME, 0)) != 0 ||
+      (in->category != NULL &&
+       (rc = tg__text_check(t, no, "category", in->category, TG_MAX_SKU, 0)) != 0))
     return rc;
   if (in->qty_milli <= 0 || in->qty_milli > TG_MAX_QTY_MILLI)
     return tg__fail(t, TG_EQTY,
@@ -94,7 +98,8 @@ int tg_sale_add_line(tg_sale *s, const tg_line *in) {
   if (in->unit_price > TG_MAX_AMOUNT)
     return tg__fail(t, TG_EOVERFLOW, "line %d: unit price is over %lld", no,
                     (long long)TG_MAX_AMOUNT);
-  tg__line l = {.sku = (char *)in->sku, .name = (char *)in->name, .qty_milli = in->qty_milli,
+  tg__line l = {.sku = (char *)in->sku, .name = (char *)in->name,
+                .category = (char *)in->category, .qty_milli = in->qty_milli,
                 .unit_price = in->unit_price, .line_discount = in->discount};
   if (line_gross(&l, &gross) != 0)
     return tg__fail(t, TG_EOVERFLOW, "line %d: quantity x price is over %lld", no,
@@ -205,14 +210,19 @@ static int compute_sale_lines(tg_sale *s, tg_totals *tot) {
     nets[i] = gross - s->lines[i].line_discount;
     tg__amount_add(&tot->subtotal, nets[i]);
   }
+  if (s->kind == TG_RECORD_SALE && (rc = tg__sale_promote(s, &tot->promotion)) != 0)
+    goto done;
+  for (int i = 0; i < s->n_lines; i++)
+    nets[i] -= s->lines[i].promotion;
+  int64_t after = tot->subtotal - tot->promotion; /* the order discount applies to this */
   if (s->discount_is_percent)
-    tg__mul_div_half_up(tot->subtotal, s->discount_bp, 10000, &tot->order_discount);
+    tg__mul_div_half_up(after, s->discount_bp, 10000, &tot->order_discount);
   else
     tot->order_discount = s->discount_amount;
-  if (tot->order_discount > tot->subtotal) {
+  if (tot->order_discount > after) {
     char m1[TG_MONEY_BUF], m2[TG_MONEY_BUF];
     rc = tg__fail(s->t, TG_EDISCOUNT, "order discount %s is more than the subtotal %s",
-                  money(s->t, tot->order_discount, m1), money(s->t, tot->subtotal, m2));
+                  money(s->t, tot->order_discount, m1), money(s->t, after, m2));
     goto done;
   }
   tg__allocate(tot->order_discount, nets, shares, s->n_lines);
@@ -220,7 +230,7 @@ static int compute_sale_lines(tg_sale *s, tg_totals *tot) {
     s->lines[i].order_discount = shares[i];
     s->lines[i].amount = nets[i] - shares[i];
   }
-  tot->total = tot->subtotal - tot->order_discount;
+  tot->total = after - tot->order_discount;
 done:
   if (nets != nets_fixed)
     tg__free(nets);
@@ -283,6 +293,9 @@ int tg__sale_compute(tg_sale *s, tg_totals *tot, int with_tenders) {
     return tg__fail(s->t, TG_ETENDER,
                     "non-cash tenders %s exceed the total %s: change is given only from cash",
                     money(s->t, tot->tendered - cash, m1), money(s->t, tot->total, m2));
+  int64_t points;
+  if (with_tenders && (rc = tg__sale_points_check(s, tot, &points)) != 0)
+    return rc;
   tot->change = tot->tendered > tot->total ? tot->tendered - tot->total : 0;
   return 0;
 }
@@ -330,6 +343,18 @@ void tg__sale_digest(const tg_sale *s, unsigned char out[TG_DIGEST_LEN]) {
     hash_str(&h, s->cashier);
     hash_str(&h, s->guide);
   }
+  if (s->member != 0 || s->n_coupons > 0 || s->has_referral) { /* likewise codes */
+    hash_i64(&h, (int64_t)s->member);
+    hash_i64(&h, s->n_coupons);
+    for (int i = 0; i < s->n_coupons; i++)
+      hash_i64(&h, (int64_t)s->coupons[i].coupon_id);
+    hash_i64(&h, s->has_referral ? (int64_t)s->referral.member_id : 0);
+  }
+  for (int i = 0; i < s->n_lines; i++)
+    if (s->lines[i].category != NULL) { /* likewise categories */
+      hash_i64(&h, i);
+      hash_str(&h, s->lines[i].category);
+    }
   crypto_generichash_final(&h, out, TG_DIGEST_LEN);
 }
 
@@ -339,8 +364,10 @@ void tg_sale_free(tg_sale *s) {
   for (int i = 0; i < s->n_lines; i++) {
     tg__free(s->lines[i].sku);
     tg__free(s->lines[i].name);
+    tg__free(s->lines[i].category);
   }
   tg__free(s->lines);
+  tg__sale_forget_promotions(s);
   for (int i = 0; i < s->n_tenders; i++)
     tg__free(s->tenders[i].reference);
   tg__free(s->cashier);

@@ -49,7 +49,7 @@ static int get_str(tg_terminal *t, json_t *o, const char *where, const char *key
 
 static int add_line(tg_sale *s, json_t *o, size_t i) {
   static const char *const keys[] = {"sku", "name", "qty", "qty_milli", "unit_price",
-                                     "discount", NULL};
+                                     "discount", "category", NULL};
   tg_terminal *t = s->t;
   char where[32];
   tg_line l = {0};
@@ -61,6 +61,7 @@ static int add_line(tg_sale *s, json_t *o, size_t i) {
   if ((rc = only_keys(t, o, where, keys)) != 0 ||
       (rc = get_str(t, o, where, "sku", 0, &l.sku)) != 0 ||
       (rc = get_str(t, o, where, "name", 0, &l.name)) != 0 ||
+      (rc = get_str(t, o, where, "category", 1, &l.category)) != 0 ||
       (rc = get_int(t, o, where, "unit_price", 0, 0, &l.unit_price)) != 0 ||
       (rc = get_int(t, o, where, "discount", 1, 0, &l.discount)) != 0)
     return rc;
@@ -99,9 +100,33 @@ static int add_tender(tg_sale *s, json_t *o, size_t i) {
   return tg_sale_add_tender(s, (tg_tender_kind)k, amount, ref);
 }
 
+/* Applies the scanned codes (member, coupons, referral) in their order. */
+static int apply_codes(tg_sale *s, json_t *codes) {
+  tg_terminal *t = s->t;
+  tg_code c;
+  json_t *v;
+  size_t i;
+  int rc;
+  if (codes == NULL)
+    return 0;
+  if (!json_is_array(codes))
+    return tg__fail(t, TG_EJSON, "sale: \"codes\" must be an array of scanned codes");
+  if (json_array_size(codes) > TG__SALE_COUPONS + 2)
+    return tg__fail(t, TG_ETOOMANY, "a sale takes at most %d codes", TG__SALE_COUPONS + 2);
+  json_array_foreach(codes, i, v) {
+    if (!json_is_string(v))
+      return tg__fail(t, TG_EJSON, "codes[%zu] must be a string", i);
+    if ((rc = tg_sale_apply_code(s, json_string_value(v), json_string_length(v), &c)) != 0)
+      return rc;
+    if (c.kind == TG_CODE_PRODUCT)
+      return tg__fail(t, TG_EINVAL, "codes[%zu] is a product barcode: send it as a line", i);
+  }
+  return 0;
+}
+
 static int fill(tg_sale *s, json_t *root) {
   static const char *const keys[] = {"uuid", "lines", "order_discount", "order_discount_bp",
-                                     "tenders", "cashier", "guide", NULL};
+                                     "codes", "tenders", "cashier", "guide", NULL};
   tg_terminal *t = s->t;
   json_t *lines = json_object_get(root, "lines"), *tenders = json_object_get(root, "tenders");
   json_t *v;
@@ -130,6 +155,8 @@ static int fill(tg_sale *s, json_t *root) {
         (rc = tg_sale_set_order_discount_percent(s, d)) != 0)
       return rc;
   }
+  if ((rc = apply_codes(s, json_object_get(root, "codes"))) != 0)
+    return rc;
   if (tenders == NULL)
     return 0;
   if (!json_is_array(tenders))

@@ -35,6 +35,51 @@ static const char *const migrations[TG_SCHEMA_VERSION] = {
     " time_ms INTEGER NOT NULL,"
     " body TEXT NOT NULL);"
     "CREATE INDEX record_refund_of ON record(refund_of) WHERE refund_of IS NOT NULL;",
+
+    /* 1 -> 2: the community engine. The record table is rebuilt to take the
+     * kind 'redeem' (a coupon redeemed outside a sale). */
+    "CREATE TABLE record_v2("
+    " seq INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL CHECK (kind IN ('sale', 'refund', 'void', 'redeem')),"
+    " uuid BLOB UNIQUE,"
+    " receipt_no INTEGER UNIQUE,"
+    " refund_of INTEGER,"
+    " digest BLOB,"
+    " time_ms INTEGER NOT NULL,"
+    " body TEXT NOT NULL);"
+    "INSERT INTO record_v2 SELECT * FROM record;"
+    "DROP TABLE record;"
+    "ALTER TABLE record_v2 RENAME TO record;"
+    "CREATE INDEX record_refund_of ON record(refund_of) WHERE refund_of IS NOT NULL;"
+    /* The terminal's own secrets, one per role: 'I' the invite HMAC secret,
+     * 'C' the Ed25519 key it signs coupons with (public is its public half). */
+    "CREATE TABLE keyring(role TEXT PRIMARY KEY, id INTEGER NOT NULL,"
+    " secret BLOB NOT NULL, public BLOB);"
+    /* The config bundle in force: its rules as JSON without members and
+     * revocations, which have tables of their own. */
+    "CREATE TABLE bundle(id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL,"
+    " store TEXT NOT NULL, applied_ms INTEGER NOT NULL, rules TEXT NOT NULL,"
+    " members INTEGER NOT NULL, revoked INTEGER NOT NULL);"
+    "CREATE TABLE member(id INTEGER PRIMARY KEY, tier INTEGER NOT NULL, tags TEXT NOT NULL,"
+    " points_lease INTEGER NOT NULL, is_new INTEGER NOT NULL);"
+    "CREATE TABLE revoked(coupon INTEGER PRIMARY KEY);"
+    /* What this terminal gave out offline, each row written with the record
+     * (seq) that did it: coupons redeemed (single-use ones at most once),
+     * flash-sale units, points spent, coupons issued. */
+    "CREATE TABLE redemption(coupon INTEGER NOT NULL, campaign INTEGER NOT NULL,"
+    " member INTEGER NOT NULL, lease TEXT NOT NULL, single INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX redemption_single ON redemption(coupon) WHERE single = 1;"
+    "CREATE INDEX redemption_campaign ON redemption(campaign, lease, member);"
+    "CREATE TABLE flash_use(campaign INTEGER NOT NULL, lease TEXT NOT NULL,"
+    " member INTEGER NOT NULL, qty_milli INTEGER NOT NULL, seq INTEGER NOT NULL);"
+    "CREATE INDEX flash_use_campaign ON flash_use(campaign, lease, member);"
+    "CREATE TABLE points_use(member INTEGER NOT NULL, bundle INTEGER NOT NULL,"
+    " points INTEGER NOT NULL, seq INTEGER NOT NULL);"
+    "CREATE INDEX points_use_member ON points_use(member, bundle);"
+    "CREATE TABLE issued(coupon INTEGER PRIMARY KEY, campaign INTEGER NOT NULL,"
+    " member INTEGER NOT NULL, seq INTEGER NOT NULL);"
+    "CREATE INDEX issued_member ON issued(member, campaign);",
 };
 
 static const char *const stmt_sql[TG__ST_COUNT] = {
@@ -227,6 +272,8 @@ static int migrate(tg_terminal *t, int from) {
     int rc = sqlite3_exec(t->db, migrations[v], NULL, NULL, NULL);
     if (rc != SQLITE_OK)
       return tg__db_fail(t, rc, "could not upgrade the database schema");
+    if (v == 1 && (rc = tg__keyring_create(t)) != 0)
+      return rc;
   }
   snprintf(sql, sizeof sql, "PRAGMA user_version = %d", TG_SCHEMA_VERSION);
   int rc = sqlite3_exec(t->db, sql, NULL, NULL, NULL);

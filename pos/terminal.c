@@ -50,6 +50,8 @@ static int check_config(tg_terminal *t, const tg_terminal_config *c) {
 }
 
 static void close_db(tg_terminal *t) {
+  tg__bundle_unload(t);
+  tg__clock_unload(t);
   tg__stmt_finalize_all(t);
   sqlite3_close(t->db);
   t->db = NULL;

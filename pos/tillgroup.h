@@ -59,7 +59,19 @@ extern "C" {
   XX(EVERSION, -36, "code is of a newer format: update tillgroup")              \
   XX(EEXPIRED, -37, "code has expired")                                          \
   XX(ENOTYET, -38, "code is not valid yet")                                       \
-  XX(EWRONGSTORE, -39, "code is for another store")
+  XX(EWRONGSTORE, -39, "code is for another store")                              \
+  XX(ESPENT, -40, "coupon was already used")                                      \
+  XX(EREVOKED, -41, "coupon was withdrawn by head office")                        \
+  XX(ELEASE, -42, "this till's offline allowance is used up: it renews when the till syncs") \
+  XX(EMINSPEND, -43, "the sale does not reach the minimum spend for this offer")  \
+  XX(ELIMIT, -44, "the member has reached the limit for this offer")             \
+  XX(ECAMPAIGN, -45, "this offer is not running at this store now")             \
+  XX(EBUNDLE, -46, "config bundle refused: the previous one stays in force")     \
+  XX(EUNKNOWNCODE, -47, "unknown code")                                          \
+  XX(ECHECKDIGIT, -48, "barcode misread (check digit wrong): scan it again")      \
+  XX(EINVITE, -49, "this code is for the customer's phone camera, not the till")  \
+  XX(EMEMBER, -50, "the sale already has a member, or needs one for this")       \
+  XX(EREFERRAL, -51, "a referral code counts only on a new buyer's purchase")
 
 typedef enum {
   TG_OK = 0,
@@ -72,6 +84,12 @@ typedef enum {
 TG_EXTERN const char *tg_strerror(int code);
 /* Returns the static name of code ("TG_EFULL"); "TG_UNKNOWN" if none. */
 TG_EXTERN const char *tg_err_name(int code);
+/*
+ * Returns a static sentence for the cashier about code, in lang ("zh" or "en";
+ * anything else is English): what to tell the customer or do next, e.g. for
+ * TG_ESPENT "券已使用过，不能再用" / "This coupon has already been used."
+ */
+TG_EXTERN const char *tg_cashier_message(int code, const char *lang);
 
 /* Limits on every input. Larger input is refused, never truncated. */
 #define TG_ID_MAX 12                    /* store/terminal id, A-Z 0-9 */
@@ -85,6 +103,7 @@ TG_EXTERN const char *tg_err_name(int code);
 #define TG_MAX_REFERENCE 64             /* bytes of UTF-8 (card auth, coupon id) */
 #define TG_MAX_QTY_MILLI 1000000000LL   /* 1,000,000 units */
 #define TG_MAX_AMOUNT 1000000000000000LL /* 10^15 minor units */
+#define TG_CODE_MAX 240                 /* characters of a scanned code; longer is unknown */
 
 /*
  * A terminal: one SQLite database (WAL, synchronous=FULL, mode 0600) holding
@@ -155,6 +174,7 @@ typedef struct {
   int64_t qty_milli;      /* quantity in thousandths: 1500 = 1.5 kg */
   int64_t unit_price;     /* minor units per whole unit */
   int64_t discount;       /* line discount in minor units, 0..line amount */
+  const char *category;   /* for campaign rules; NULL or 1..TG_MAX_SKU bytes */
 } tg_line;
 
 typedef enum {
@@ -173,9 +193,11 @@ TG_EXTERN int tg_tender_parse(const char *name);
 typedef struct {
   int64_t subtotal;        /* sum of lines after line discounts */
   int64_t order_discount;  /* spread over the lines */
-  int64_t total;           /* subtotal - order_discount = sum of line amounts */
+  int64_t total;           /* sum of line amounts */
   int64_t tendered;
   int64_t change;          /* given back in cash */
+  int64_t promotion;       /* campaign rules and coupons, before the order discount:
+                              total = subtotal - promotion - order_discount */
 } tg_totals;
 
 /*
@@ -251,7 +273,12 @@ TG_EXTERN int tg_refund_add_all(tg_sale *r);
 
 /* ----- Reading back ---------------------------------------------------- */
 
-typedef enum { TG_RECORD_SALE = 1, TG_RECORD_REFUND, TG_RECORD_VOID } tg_record_kind;
+typedef enum {
+  TG_RECORD_SALE = 1,
+  TG_RECORD_REFUND,
+  TG_RECORD_VOID,
+  TG_RECORD_REDEEM /* a coupon redeemed outside a sale (tg_coupon_redeem) */
+} tg_record_kind;
 
 typedef struct {
   int line_no;
@@ -260,6 +287,7 @@ typedef struct {
   int64_t qty_milli;
   int64_t unit_price;
   int64_t line_discount;
+  int64_t promotion;      /* campaign rules and coupons on this line */
   int64_t order_discount; /* this line's share of the order discount */
   int64_t amount;         /* what the line costs (or refunds) */
   int original_line;      /* refunds: the line refunded; else 0 */
@@ -272,6 +300,12 @@ typedef struct {
   int64_t amount;
   const char *reference; /* "" when none */
 } tg_receipt_tender;
+
+typedef struct {
+  uint32_t campaign;
+  const char *name;       /* the campaign's name, "" when it has none */
+  int64_t amount;         /* off the sale */
+} tg_receipt_promotion;
 
 typedef struct {
   tg_record_kind kind;
@@ -287,6 +321,17 @@ typedef struct {
   tg_receipt_tender *tenders;
   char cashier[TG_MAX_STAFF + 1];        /* "" when the sale named none */
   char guide[TG_MAX_STAFF + 1];
+  uint64_t member;                       /* 0 when no member code was scanned */
+  int n_promotions;
+  tg_receipt_promotion *promotions;
+  int64_t points_earned, points_spent;
+  char invite[TG_CODE_MAX + 1];          /* the invite token printed, "" none */
+  int64_t invite_expires_ms;
+  char coupon[TG_CODE_MAX + 1];          /* a coupon token the sale issued, "" none */
+  int64_t coupon_value;                  /* its amount off, or basis points when coupon_percent */
+  int coupon_percent;
+  int64_t coupon_min_spend;
+  int64_t coupon_expires_ms;
 } tg_receipt;
 
 /* Loads a committed sale or refund by receipt number. Free with tg_receipt_free(). */
@@ -330,6 +375,96 @@ TG_EXTERN int tg_outbox_each(tg_terminal *t, int64_t after_seq, int64_t limit,
  */
 TG_EXTERN int tg_sale_from_json(tg_terminal *t, const char *json, size_t len,
                                 tg_sale **out);
+
+/* ----- Community: bundle, scanned codes, members and coupons ---------- */
+
+/*
+ * Applies a config bundle from HQ (JSON, docs/bundle.md; at most 16 MiB): its
+ * campaigns, keys, member tiers and offline leases, members and revoked
+ * coupons replace the previous bundle's in one transaction. Refused with
+ * TG_EBUNDLE and the reason in tg_last_detail() when it is invalid, for
+ * another store, or not newer than the bundle in force, which then stays.
+ * Applying the bundle in force again changes nothing and returns 0.
+ */
+TG_EXTERN int tg_bundle_apply(tg_terminal *t, const char *json, size_t len);
+
+typedef struct {
+  int64_t version;      /* 0: no bundle applied yet */
+  char store[TG_ID_MAX + 1]; /* the store it names, or "*" */
+  int64_t applied_ms;
+  int n_campaigns;
+  int64_t n_members;
+  int64_t n_revoked;
+  int n_keys;
+  int invites;          /* 1: qualifying sales print an invite */
+  int64_t invite_min_spend;
+  int invite_days;
+} tg_bundle_info;
+
+/* Describes the bundle in force (version 0 when none). */
+TG_EXTERN int tg_bundle_get_info(tg_terminal *t, tg_bundle_info *out);
+
+typedef enum {
+  TG_CODE_PRODUCT = 1, /* a product barcode: for the host POS to look up */
+  TG_CODE_MEMBER,      /* a member's code from their phone */
+  TG_CODE_COUPON,      /* a coupon, printed or on a phone */
+  TG_CODE_REFERRAL,    /* a member's referral code, shown by a new buyer */
+  TG_CODE_INVITE       /* a receipt's group invite: for the customer's phone camera */
+} tg_code_kind;
+
+typedef struct {
+  tg_code_kind kind;        /* 0 when the code was not recognised */
+  char product[49];         /* product: the barcode data, without an AIM prefix */
+  const char *symbology;    /* product: "ean13", "ean8", "upca", "upce", "code128" */
+  uint64_t member;          /* member; referral: the referrer */
+  int tier;                 /* member: tier from the bundle (else the code's) */
+  char tags[129];           /* member: tags from the bundle, "vip,tea"; "" when none */
+  int64_t points_available; /* member: points spendable offline on this terminal now */
+  uint64_t coupon;          /* coupon: its id */
+  uint32_t campaign;        /* coupon: its campaign */
+  int percent;              /* coupon: 1 when value is basis points, 0 minor units */
+  int64_t value;            /* coupon: amount off, or basis points off */
+  int64_t min_spend;        /* coupon */
+  int single_use;           /* coupon */
+  char store[TG_ID_MAX + 1]; /* invite: where it was printed */
+  char terminal[TG_ID_MAX + 1];
+  int64_t receipt_no;       /* invite */
+  int64_t expires_ms;       /* member, coupon, referral, invite: UTC ms */
+} tg_code;
+
+/*
+ * Reads a scanned code (len bytes; a trailing CR, LF or Tab is ignored) and
+ * says what it is, proving tokens with the bundle's keys and judging them now:
+ * 0 with out->kind a product, member, coupon or referral; else a refusal code
+ * with out->kind set when it was recognised -- TG_EINVITE for an invite (kind
+ * TG_CODE_INVITE), TG_ETOKEN, TG_EFORGED, TG_EKEY, TG_EVERSION, TG_EEXPIRED,
+ * TG_ENOTYET, TG_EWRONGSTORE, TG_ESPENT, TG_EREVOKED, TG_ELEASE,
+ * TG_ECAMPAIGN, TG_ECHECKDIGIT or TG_EUNKNOWNCODE -- and tg_last_detail()
+ * says why. Records nothing. tg_cashier_message() gives the cashier's words.
+ */
+TG_EXTERN int tg_code_read(tg_terminal *t, const char *text, size_t len, tg_code *out);
+
+/*
+ * Reads a scanned code as tg_code_read() does and applies it to the open
+ * sale: a member is attached (one per sale), a coupon added (at most 8, each
+ * once; its minimum spend and the member's limit judged now and again at
+ * commit), a referral code taken (only on a sale without a member). A
+ * product code is only returned, for the host to add its line. A refused
+ * code changes nothing. Codes are part of the request: a retried commit
+ * must apply the same codes.
+ */
+TG_EXTERN int tg_sale_apply_code(tg_sale *s, const char *text, size_t len, tg_code *out);
+
+/* Takes every code applied to the open sale off it again. */
+TG_EXTERN int tg_sale_clear_codes(tg_sale *s);
+
+/*
+ * Redeems a coupon outside a sale (a gift handed over at the counter) under
+ * the host's uuid, as its own outbox record. Same checks as a scan, and a
+ * single-use coupon is spent; retrying the uuid returns 0 and writes nothing.
+ */
+TG_EXTERN int tg_coupon_redeem(tg_terminal *t, const char *uuid, const char *text, size_t len,
+                               tg_code *out);
 
 #ifdef __cplusplus
 }

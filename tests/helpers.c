@@ -77,7 +77,7 @@ tg_sale *tt_sale(tg_terminal *t, uint64_t i, int n_lines) {
     snprintf(sku, sizeof sku, "69%011llu", (unsigned long long)(i * 31 + (uint64_t)k));
     snprintf(name, sizeof name, "商品 item %d of sale %llu", k, (unsigned long long)i);
     tg_line l = {sku, name, 1000 + (int64_t)((i + (uint64_t)k) % 5) * 250,
-                 99 + (int64_t)((i * 7 + (uint64_t)k * 13) % 2000), k == 0 ? 10 : 0};
+                 99 + (int64_t)((i * 7 + (uint64_t)k * 13) % 2000), k == 0 ? 10 : 0, NULL};
     TT_OK(t, tg_sale_add_line(s, &l));
   }
   TT_OK(t, tg_sale_set_order_discount(s, (int64_t)(i % 7)));
@@ -95,7 +95,7 @@ int tt_commit_quiet(tg_terminal *t, uint64_t i) {
   int rc = tg_sale_begin(t, uuid, &s);
   for (int k = 0; rc == 0 && k < 1 + (int)(i % 6); k++) {
     snprintf(name, sizeof name, "商品 %d / sale %llu", k, (unsigned long long)i);
-    tg_line l = {"690001", name, 1000 + k * 250, 100 + (int64_t)(i % 900), k ? 0 : 5};
+    tg_line l = {"690001", name, 1000 + k * 250, 100 + (int64_t)(i % 900), k ? 0 : 5, NULL};
     rc = tg_sale_add_line(s, &l);
   }
   if (rc == 0)

@@ -95,7 +95,7 @@ static int ring_up(tg_terminal *t, uint64_t i) {
     snprintf(sku, sizeof sku, "69%011llu", (unsigned long long)(i * 31 + (uint64_t)k));
     snprintf(name, sizeof name, "商品 item %d of sale %llu", k, (unsigned long long)i);
     tg_line l = {sku, name, 1000 + (int64_t)((i + (uint64_t)k) % 5) * 250,
-                 99 + (int64_t)((i * 7 + (uint64_t)k * 13) % 2000), k == 0 ? 10 : 0};
+                 99 + (int64_t)((i * 7 + (uint64_t)k * 13) % 2000), k == 0 ? 10 : 0, NULL};
     rc = tg_sale_add_line(s, &l);
   }
   if (rc == 0)

@@ -60,8 +60,8 @@ static void records_are_exact_bytes(void **state) {
   char *dir = tt_tmpdir(), path[4096];
   tg_terminal *t = tt_terminal(dir, path);
   tg_sale *s;
-  tg_line milk = {"6901", "有机全脂牛奶 \"1L\" \\ glass", 2000, 1290, 0};
-  tg_line apples = {"2001", "苹果", 2500, 798, 50};
+  tg_line milk = {"6901", "有机全脂牛奶 \"1L\" \\ glass", 2000, 1290, 0, NULL};
+  tg_line apples = {"2001", "苹果", 2500, 798, 50, NULL};
   TT_OK(t, tg_sale_begin(t, "11111111-2222-4333-8444-555555555555", &s));
   TT_OK(t, tg_sale_add_line(s, &milk));
   TT_OK(t, tg_sale_add_line(s, &apples));

@@ -398,8 +398,8 @@ static void ledger_receipts_render(void **state) {
   tt_escpos walk;
   tt_uuid(1, uuid);
   TT_OK(t, tg_sale_begin(t, uuid, &s));
-  TT_OK(t, tg_sale_add_line(s, &(tg_line){"6901", "有机全脂牛奶 1L", 2000, 1290, 100}));
-  TT_OK(t, tg_sale_add_line(s, &(tg_line){"6902", "Bananas 香蕉", 1500, 600, 0}));
+  TT_OK(t, tg_sale_add_line(s, &(tg_line){"6901", "有机全脂牛奶 1L", 2000, 1290, 100, NULL}));
+  TT_OK(t, tg_sale_add_line(s, &(tg_line){"6902", "Bananas 香蕉", 1500, 600, 0, NULL}));
   TT_OK(t, tg_sale_set_order_discount(s, 200));
   TT_OK(t, tg_sale_add_tender(s, TG_TENDER_CASH, 5000, NULL));
   TT_OK(t, tg_sale_set_staff(s, "王芳", "G07"));

@@ -9,8 +9,8 @@ typedef tt_fixture fixture;
 static void sell_thirds(fixture *f) {
   tg_sale *s;
   TT_OK(f->t, tg_sale_begin(f->t, "aaaaaaaa-0000-4000-8000-000000000001", &s));
-  tg_line thirds = {"300", "three for one", 3000, 34, 2};
-  tg_line cheese = {"400", "cheese", 1500, 1000, 0};
+  tg_line thirds = {"300", "three for one", 3000, 34, 2, NULL};
+  tg_line cheese = {"400", "cheese", 1500, 1000, 0, NULL};
   TT_OK(f->t, tg_sale_add_line(s, &thirds));
   TT_OK(f->t, tg_sale_add_line(s, &cheese));
   TT_OK(f->t, tg_sale_add_tender(s, TG_TENDER_CARD, 1600, NULL));
@@ -117,7 +117,7 @@ static void unknown_receipts_and_lines_are_refused(void **state) {
   assert_int_equal(tg_refund_add_line(r, 1, 3001), TG_EOVERREFUND);
   TT_OK(f->t, tg_refund_add_line(r, 1, 2000));
   assert_int_equal(tg_refund_add_line(r, 1, 1001), TG_EOVERREFUND); /* counts this refund too */
-  tg_line l = {"1", "x", 1000, 1, 0};
+  tg_line l = {"1", "x", 1000, 1, 0, NULL};
   assert_int_equal(tg_sale_add_line(r, &l), TG_EINVAL);
   assert_int_equal(tg_sale_set_order_discount(r, 1), TG_EINVAL);
   assert_int_equal(tg_sale_void(r), TG_EINVAL);
@@ -155,7 +155,7 @@ static void retried_refund_is_written_once(void **state) {
   /* the same id for a sale is refused */
   tg_sale *s;
   TT_OK(f->t, tg_sale_begin(f->t, uuid, &s));
-  tg_line l = {"1", "x", 1000, 1, 0};
+  tg_line l = {"1", "x", 1000, 1, 0, NULL};
   TT_OK(f->t, tg_sale_add_line(s, &l));
   TT_OK(f->t, tg_sale_add_tender(s, TG_TENDER_CASH, 1, NULL));
   assert_int_equal(tg_sale_commit(s, NULL), TG_EREUSED);

@@ -11,8 +11,8 @@ static const char *U1 = "11111111-2222-4333-8444-555555555555";
 static tg_sale *milk_and_apples(tg_terminal *t, const char *uuid) {
   tg_sale *s;
   TT_OK(t, tg_sale_begin(t, uuid, &s));
-  tg_line milk = {"6901", "有机全脂牛奶 1L", 2000, 1290, 0};
-  tg_line apples = {"2001", "苹果", 2500, 798, 50}; /* 2.5 kg */
+  tg_line milk = {"6901", "有机全脂牛奶 1L", 2000, 1290, 0, NULL};
+  tg_line apples = {"2001", "苹果", 2500, 798, 50, NULL}; /* 2.5 kg */
   TT_OK(t, tg_sale_add_line(s, &milk));
   TT_OK(t, tg_sale_add_line(s, &apples));
   TT_OK(t, tg_sale_set_order_discount(s, 100));
@@ -213,7 +213,7 @@ static void void_records_what_was_rung_up(void **state) {
 static void refuse_line(fixture *f, tg_line l, int code) {
   tg_sale *s;
   TT_OK(f->t, tg_sale_begin(f->t, U1, &s));
-  tg_line ok = {"1", "ok", 1000, 100, 0};
+  tg_line ok = {"1", "ok", 1000, 100, 0, NULL};
   TT_OK(f->t, tg_sale_add_line(s, &ok));
   assert_int_equal(tg_sale_add_line(s, &l), code);
   assert_true(strlen(tg_last_detail(f->t)) > 0);
@@ -229,20 +229,20 @@ static void bad_lines_are_refused(void **state) {
   memset(long_name, 'x', sizeof long_name - 1);
   long_name[sizeof long_name - 1] = '\0';
   uint64_t before = tt_fingerprint(f->path);
-  refuse_line(f, (tg_line){"1", "milk", 0, 100, 0}, TG_EQTY);
-  refuse_line(f, (tg_line){"1", "milk", -1000, 100, 0}, TG_EQTY);
-  refuse_line(f, (tg_line){"1", "milk", TG_MAX_QTY_MILLI + 1, 1, 0}, TG_EQTY);
-  refuse_line(f, (tg_line){"1", "milk", 1000, -1, 0}, TG_EPRICE);
-  refuse_line(f, (tg_line){"1", "milk", 1000, 100, -1}, TG_EPRICE);
-  refuse_line(f, (tg_line){"1", "milk", 1000, TG_MAX_AMOUNT + 1, 0}, TG_EOVERFLOW);
-  refuse_line(f, (tg_line){"1", "milk", TG_MAX_QTY_MILLI, TG_MAX_AMOUNT, 0}, TG_EOVERFLOW);
-  refuse_line(f, (tg_line){"1", "milk", 1000, 100, 101}, TG_EDISCOUNT);
-  refuse_line(f, (tg_line){"1", "bad \xff byte", 1000, 100, 0}, TG_EUTF8);
-  refuse_line(f, (tg_line){"1", "new\nline", 1000, 100, 0}, TG_EUTF8);
-  refuse_line(f, (tg_line){"\xe4\xb8", "milk", 1000, 100, 0}, TG_EUTF8);
-  refuse_line(f, (tg_line){"1", long_name, 1000, 100, 0}, TG_ETOOLONG);
-  refuse_line(f, (tg_line){"1", "", 1000, 100, 0}, TG_EINVAL);
-  refuse_line(f, (tg_line){NULL, "milk", 1000, 100, 0}, TG_EINVAL);
+  refuse_line(f, (tg_line){"1", "milk", 0, 100, 0, NULL}, TG_EQTY);
+  refuse_line(f, (tg_line){"1", "milk", -1000, 100, 0, NULL}, TG_EQTY);
+  refuse_line(f, (tg_line){"1", "milk", TG_MAX_QTY_MILLI + 1, 1, 0, NULL}, TG_EQTY);
+  refuse_line(f, (tg_line){"1", "milk", 1000, -1, 0, NULL}, TG_EPRICE);
+  refuse_line(f, (tg_line){"1", "milk", 1000, 100, -1, NULL}, TG_EPRICE);
+  refuse_line(f, (tg_line){"1", "milk", 1000, TG_MAX_AMOUNT + 1, 0, NULL}, TG_EOVERFLOW);
+  refuse_line(f, (tg_line){"1", "milk", TG_MAX_QTY_MILLI, TG_MAX_AMOUNT, 0, NULL}, TG_EOVERFLOW);
+  refuse_line(f, (tg_line){"1", "milk", 1000, 100, 101, NULL}, TG_EDISCOUNT);
+  refuse_line(f, (tg_line){"1", "bad \xff byte", 1000, 100, 0, NULL}, TG_EUTF8);
+  refuse_line(f, (tg_line){"1", "new\nline", 1000, 100, 0, NULL}, TG_EUTF8);
+  refuse_line(f, (tg_line){"\xe4\xb8", "milk", 1000, 100, 0, NULL}, TG_EUTF8);
+  refuse_line(f, (tg_line){"1", long_name, 1000, 100, 0, NULL}, TG_ETOOLONG);
+  refuse_line(f, (tg_line){"1", "", 1000, 100, 0, NULL}, TG_EINVAL);
+  refuse_line(f, (tg_line){NULL, "milk", 1000, 100, 0, NULL}, TG_EINVAL);
   assert_int_equal(tt_fingerprint(f->path), before);
 }
 
@@ -250,7 +250,7 @@ static void sale_total_cannot_overflow(void **state) {
   fixture *f = *state;
   tg_sale *s;
   TT_OK(f->t, tg_sale_begin(f->t, U1, &s));
-  tg_line big = {"1", "gold bar", 1000, TG_MAX_AMOUNT / 2, 0};
+  tg_line big = {"1", "gold bar", 1000, TG_MAX_AMOUNT / 2, 0, NULL};
   TT_OK(f->t, tg_sale_add_line(s, &big));
   TT_OK(f->t, tg_sale_add_line(s, &big));
   assert_int_equal(tg_sale_add_line(s, &big), TG_EOVERFLOW);
@@ -262,7 +262,7 @@ static void sale_total_cannot_overflow(void **state) {
 static void too_many_lines_and_tenders_are_refused(void **state) {
   fixture *f = *state;
   tg_sale *s;
-  tg_line l = {"1", "gum", 1000, 1, 0};
+  tg_line l = {"1", "gum", 1000, 1, 0, NULL};
   TT_OK(f->t, tg_sale_begin(f->t, U1, &s));
   for (int i = 0; i < TG_MAX_LINES; i++)
     TT_OK(f->t, tg_sale_add_line(s, &l));
@@ -322,7 +322,7 @@ static void bad_commits_are_refused(void **state) {
 static void committed_sale_is_closed(void **state) {
   fixture *f = *state;
   tg_sale *s = tt_sale(f->t, 1, 2);
-  tg_line l = {"1", "late", 1000, 1, 0};
+  tg_line l = {"1", "late", 1000, 1, 0, NULL};
   TT_OK(f->t, tg_sale_commit(s, NULL));
   assert_int_equal(tg_sale_commit(s, NULL), TG_ESTATE);
   assert_int_equal(tg_sale_add_line(s, &l), TG_ESTATE);
