@@ -2,7 +2,7 @@
 # make            library, CLI          make test    every suite (installs deps first)
 # make demo       a short store day     make asan / make ubsan   the suite under sanitizers
 # make fuzz       long libFuzzer runs   make soak    thousands of kills and power cuts
-# make bench      ledger and receipt benchmarks   make bench-receipt  beside npm peers
+# make bench      ledger, receipt and scan benchmarks   make bench-receipt  beside npm peers
 # make install PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -120,6 +120,7 @@ bench: deps all
 	$(BUILD)/tillgroup bench ledger --sales 5000 --json
 	$(BUILD)/tillgroup bench receipt --receipt tests/receipts/reference-receipt.json --qr native --json
 	$(BUILD)/tillgroup bench receipt --receipt tests/receipts/reference-receipt.json --qr raster --json
+	$(BUILD)/tillgroup bench scan --json
 
 # The receipt encoder beside the JavaScript encoders POS developers use (npm).
 bench-receipt: deps all

@@ -193,7 +193,7 @@ int tg__code_read(tg_terminal *t, const char *text, size_t len, tg_code *out, tg
   }
   if (is_url)
     return tg__fail(t, TG_EUNKNOWNCODE, "a web address, not a code for the till");
-  if (n > TG__BARCODE_MAX) /* longer than any product code: a token */
+  if (n > TG__BARCODE_MAX && text[0] != ']') /* longer than any product code: a token */
     return read_token(t, text, n, out, k);
   kind = tg__barcode_classify(text, n, out->product);
   if (kind < 0)

@@ -373,9 +373,8 @@ static int apply_coupons(eval *e, tg__promo_result *out, int cap) {
       off = t->value;
     }
     off = off < rest ? off : rest;
-    if (off == 0)
-      continue;
-    spread(e, out->line_off, off);
+    if (off > 0) /* a coupon that takes nothing off is still redeemed and recorded */
+      spread(e, out->line_off, off);
     push(out->applied, &out->n_applied, cap,
          (tg__promo_applied){.campaign = t->campaign_id, .type = TG__RULE_COUPON,
                              .amount = off, .coupon = t->coupon_id});

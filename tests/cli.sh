@@ -30,7 +30,7 @@ expect_exit() {
 sale='{"uuid":"11111111-2222-4333-8444-555555555555","lines":[{"sku":"6901","name":"有机全脂牛奶 1L","qty":2,"unit_price":1290},{"sku":"2001","name":"苹果","qty_milli":2500,"unit_price":798,"discount":50}],"order_discount":100,"tenders":[{"kind":"cash","amount":5000}]}'
 
 check "--help" sh -c "$TG --help | grep -q 'usage: tillgroup'"
-for c in init sale show refund status export receipt bench; do
+for c in init sale show refund status export receipt bench bundle scan coupon member; do
   check "$c --help" sh -c "$TG $c --help | grep -q 'usage: tillgroup'"
 done
 check "--version" sh -c "$TG --version | grep -q 'schema'"
@@ -111,5 +111,22 @@ check "make install, then build the example with pkg-config" sh -c "
   PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' cc $SAN_FLAGS -o '$dir/ex' tests/example.c \
     \$(PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' pkg-config --cflags --libs tillgroup) &&
   LD_LIBRARY_PATH='$dir/prefix/lib' '$dir/ex' '$dir/ex.db' | grep -q 'refund S1-T1-2'"
-check "the man page names every command" sh -c "for c in init sale show refund status export receipt bench; do grep -q \"^\\.B \$c\\|^\\.SS \$c\" docs/tillgroup.1 || { echo \$c; exit 1; }; done"
+check "the man page names every command" sh -c "for c in init sale show refund status export receipt bench bundle scan coupon member; do grep -q \"^\\.B \$c\\|^\\.SS \$c\" docs/tillgroup.1 || { echo \$c; exit 1; }; done"
+
+# The community engine: the bundle, scan routing, refusals with the cashier's words
+cdb="$dir/c.db"
+check "init a terminal for the bundle" "$TG" --db "$cdb" init --store S1 --terminal T1
+expect_exit "scan before any bundle: a member code's key is unknown" 1 "TG_EKEY" \
+  "$TG" --db "$cdb" scan 'I70100W620000007H223HA10/6AI105 AJXNX5LUTCEDFOKLIME6LAV4FN42WP3.65XM67*FZ972SDA8VZLBP4BL-7IL1/55JKQIZ5E%CP*I509NX00.FT*RS5CO/0J5A'
+check "bundle apply" sh -c "$TG --db '$cdb' bundle apply tests/bundles/store-s1.json | grep -q 'version 1 in force'"
+check "bundle show --json" sh -c "$TG --db '$cdb' bundle show --json | jq -e '.version == 1 and .members == 2 and .campaigns == 9'"
+expect_exit "a bundle that is not JSON is refused" 1 "TG_EBUNDLE" "$TG" --db "$cdb" bundle apply tests/cli.sh
+check "the bundle in force stays" sh -c "$TG --db '$cdb' bundle show --json | jq -e '.version == 1'"
+check "scan a product barcode" sh -c "$TG --db '$cdb' scan 6901234567892 | grep -qx 'product ean13 6901234567892'"
+expect_exit "scan a misread EAN-13" 1 "TG_ECHECKDIGIT" "$TG" --db "$cdb" scan 6901234567893
+check "a refusal prints the cashier's sentence in Chinese" sh -c "$TG --db '$cdb' scan --lang zh 6901234567893 2>/dev/null | grep -q '重扫'"
+expect_exit "an invite at the till is for the phone" 1 "TG_EINVITE" "$TG" --db "$cdb" scan 'HTTPS://HQ.EXAMPLE.COM/J/E70300%24N2CNABD0Y860000E5::8+.6U:68MAY+3UYKJQKWFHJ$VD%20UYOSCQJD4'
+expect_exit "coupon redeem needs --uuid" 2 "redeem" "$TG" --db "$cdb" coupon redeem X
+expect_exit "member show of a product code" 1 "not a member" "$TG" --db "$cdb" member show 6901234567892
+check "bench scan --json" sh -c "$TG bench scan --members 200 --spent 500 --n 200 --json | jq -e '.p50_ms > 0 and .p99_ms >= .p50_ms and .verify_p50_ms > 0'"
 echo "1..$n"

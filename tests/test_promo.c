@@ -240,8 +240,9 @@ static int evaluate(sale *s, tg__promo_result *out) {
     const tg__promo_applied *a = &out->applied[j];
     assert_true(a->amount >= 0);
     if (a->amount == 0)
-      assert_true((a->type == TG__RULE_FLASH || a->type == TG__RULE_GROUP_BUY) &&
-                  a->qty_milli > 0);
+      assert_true(((a->type == TG__RULE_FLASH || a->type == TG__RULE_GROUP_BUY) &&
+                   a->qty_milli > 0) ||
+                  (a->type == TG__RULE_COUPON && a->coupon != 0));
     assert_true(a->line >= 0 && a->line <= s->n_lines);
     if (a->line > 0)
       per_line[a->line - 1] += a->amount;
@@ -868,7 +869,7 @@ static void line_off_never_exceeds_the_line(void **state) {
   add_line(&s, "A", NULL, 1000, 700, 0);
   add_coupon(&s, 900001, 12, TG__COUPON_AMOUNT, 5000, 0);
   assert_int_equal(evaluate(&s, &r), 0);
-  assert_int_equal(r.n_applied, 3);
+  assert_int_equal(r.n_applied, 4);
   expect_entry(&r.applied[0], 11, TG__RULE_FLASH, 100, 1);
   expect_entry(&r.applied[1], 11, TG__RULE_FLASH, 0, 2);
   assert_int_equal(r.applied[1].qty_milli, 1000);
@@ -876,7 +877,9 @@ static void line_off_never_exceeds_the_line(void **state) {
   assert_int_equal(r.line_off[0], 100);
   assert_int_equal(r.line_off[1], 0);
   assert_int_equal(r.line_off[2], 700);
-  assert_int_equal(r.total_off, 800); /* the coupon found nothing left: no entry */
+  assert_int_equal(r.total_off, 800); /* the coupon found nothing left: recorded at 0 */
+  assert_int_equal(r.applied[3].coupon, 900001);
+  assert_int_equal(r.applied[3].amount, 0);
   tg__promo_result_free(&r);
 }
 
