@@ -89,11 +89,8 @@ static int run_code(const char *cmd, const char *db, const char *text, const cha
     lang = strcmp(t->info.currency, "CNY") == 0 ? "zh" : "en";
   rc = uuid != NULL ? tg_coupon_redeem(t, uuid, text, strlen(text), &c)
                     : tg_code_read(t, text, strlen(text), &c);
-  if (rc == 0 && want != 0 && c.kind != want) {
-    rc = TG_EINVAL;
-    snprintf(t->detail, sizeof t->detail, "not a %s code",
-             want == TG_CODE_MEMBER ? "member" : "coupon");
-  }
+  if (rc == 0 && want != 0 && c.kind != want)
+    rc = tg__fail(t, TG_EINVAL, "not a %s code", want == TG_CODE_MEMBER ? "member" : "coupon");
   if (rc == 0) {
     print_code(&c, &t->info);
     if (uuid != NULL)

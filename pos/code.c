@@ -5,10 +5,6 @@
 
 #define INVITE_PATH "/J/" /* HTTPS://<HQ-HOST>/J/<token>, docs/tokens.md */
 
-static int rule_active(const tg__rule *r, int64_t now_ms) {
-  return (r->from_ms == 0 || now_ms >= r->from_ms) && (r->until_ms == 0 || now_ms < r->until_ms);
-}
-
 /* Strips a scanner's trailing terminators and an AIM identifier of a QR symbol. */
 static void trim(const char **text, size_t *n) {
   while (*n > 0 && ((*text)[*n - 1] == '\r' || (*text)[*n - 1] == '\n' || (*text)[*n - 1] == '\t'))
@@ -73,8 +69,7 @@ int tg__coupon_judge(tg_terminal *t, const tg__token *c, uint64_t member, const 
   if (rc != 0)
     return rc;
   const tg__rule *r = b != NULL ? tg__bundle_rule(b, c->campaign_id) : NULL;
-  if (r == NULL || r->type != TG__RULE_COUPON || !rule_active(r, tg__now_ms()) ||
-      (r->members_only && member == 0))
+  if (r == NULL || r->type != TG__RULE_COUPON || !tg__rule_active(r, tg__now_ms(), member))
     return tg__fail(t, TG_ECAMPAIGN, "coupon %llu: campaign %u is not running at this store%s",
                     (unsigned long long)c->coupon_id, c->campaign_id,
                     r != NULL && r->members_only ? " for buyers without a member code" : "");
@@ -106,7 +101,7 @@ static int referral_running(tg_terminal *t) {
   const tg__bundle *b;
   int rc = tg__bundle_current(t, &b);
   for (int i = 0; rc == 0 && b != NULL && i < b->n_rules; i++)
-    if (b->rules[i].type == TG__RULE_REFERRAL && rule_active(&b->rules[i], tg__now_ms()))
+    if (b->rules[i].type == TG__RULE_REFERRAL && tg__rule_active(&b->rules[i], tg__now_ms(), 0))
       return 0;
   return rc != 0 ? rc : tg__fail(t, TG_ECAMPAIGN, "no referral campaign is running at this store");
 }

@@ -181,6 +181,9 @@ typedef struct {
   const tg__rule *referral;     /* the referral rule applied, or NULL */
 } tg__promo_result;
 
+/* 1 when rule r is active at now_ms (from <= now < until, 0 unbounded) for a
+ * sale with member (0: none; a members-only rule needs one), else 0. */
+int tg__rule_active(const tg__rule *r, int64_t now_ms, uint64_t member);
 /* Evaluates every rule of in->bundle against the sale in in, in the order and
  * with the stacking documented in docs/campaigns.md, then the scanned coupons.
  * Deterministic: the same input gives the same result. On success fills *out
@@ -205,7 +208,7 @@ typedef enum {
   TG__BARCODE_UPCE,
   TG__BARCODE_CODE128
 } tg__barcode_kind;
-#define TG__BARCODE_MAX 48 /* characters of Code 128 data accepted as a product code */
+#define TG__BARCODE_MAX TG_PRODUCT_MAX /* characters of Code 128 data accepted as a product code */
 /* Classifies a scan as a product barcode: digits with a valid EAN-13, EAN-8,
  * UPC-A or UPC-E check digit, or other printable ASCII of at most
  * TG__BARCODE_MAX characters (Code 128). An AIM symbology identifier (]E0,
@@ -301,9 +304,11 @@ int tg__sale_promote(tg_sale *s, int64_t *promotion);
 /* Checks points tenders against the member, the bundle and the member's
  * lease; *points is the number of points they spend. */
 int tg__sale_points_check(tg_sale *s, const tg_totals *tot, int64_t *points);
-/* Inside the commit's transaction, once seq and the receipt number are known:
- * spends the coupons, records flash units and points, and writes the invite
- * and the welcome coupon the sale earns into s for its record. */
+/* Inside the commit's transaction, once seq and the receipt number are known,
+ * and after tg__sale_compute() with tenders judged the sale in the same
+ * transaction (setting s->points_spent): spends the coupons, records flash
+ * units and points, and writes the invite and the welcome coupon the sale
+ * earns into s for its record. */
 int tg__sale_community_write(tg_sale *s, const tg_totals *tot, int64_t seq, int64_t receipt_no,
                              int64_t now);
 /* Frees what tg__sale_promote kept. */

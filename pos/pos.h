@@ -316,7 +316,8 @@ struct tg_sale {
   char (*applied_names)[TG__NAME_MAX + 1];
   int n_applied;
   int64_t bundle_version;    /* the bundle the sale was evaluated with; 0 none */
-  int64_t points_earned, points_spent;
+  int64_t points_earned;
+  int64_t points_spent;      /* points the tenders spend, set by tg__sale_compute with tenders */
   char invite[TG__TOKEN_TEXT_MAX + 1]; /* "" none */
   int64_t invite_expires_ms;
   char issued[TG__TOKEN_TEXT_MAX + 1]; /* the welcome coupon issued, "" none */

@@ -32,7 +32,7 @@ typedef struct {
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
-static int rule_active(const tg__rule *r, int64_t now_ms, uint64_t member) {
+int tg__rule_active(const tg__rule *r, int64_t now_ms, uint64_t member) {
   if (r->from_ms != 0 && now_ms < r->from_ms)
     return 0;
   if (r->until_ms != 0 && now_ms >= r->until_ms)
@@ -443,7 +443,7 @@ int tg__promo_evaluate(const tg__promo_input *in, tg__promo_result *out) {
       goto fail;
   }
   for (int k = 0; k < e.n_rules; k++) {
-    e.active[k] = rule_active(&e.rules[k], in->now_ms, in->member);
+    e.active[k] = tg__rule_active(&e.rules[k], in->now_ms, in->member);
     e.used_store[k] = e.used_member[k] = -1;
   }
   sort_by_id(&e);
@@ -510,7 +510,7 @@ int64_t tg__promo_points(const tg__bundle *b, int64_t now_ms, uint64_t member, i
   for (int k = 0; k < b->n_rules; k++) {
     const tg__rule *r = &b->rules[k];
     if (r->type != TG__RULE_POINTS || r->per <= 0 || r->points <= 0 ||
-        !rule_active(r, now_ms, member))
+        !tg__rule_active(r, now_ms, member))
       continue;
     __int128 earned = (__int128)(paid / r->per) * r->points; /* < 2^126 */
     if (bp > 0 && earned > (__int128)TG_MAX_AMOUNT * 10000)

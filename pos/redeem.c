@@ -28,7 +28,7 @@ static int prior(tg_terminal *t, const unsigned char uuid[16], const unsigned ch
   return rc == SQLITE_DONE ? 0 : tg__db_fail(t, rc, "could not look up the id");
 }
 
-static int write(tg_terminal *t, const unsigned char uuid[16], const tg__token *k,
+static int write_redemption(tg_terminal *t, const unsigned char uuid[16], const tg__token *k,
                  const unsigned char *digest, int64_t version) {
   const tg__rule *rule;
   char body[512], text[TG_UUID_LEN + 1];
@@ -68,26 +68,21 @@ int tg_coupon_redeem(tg_terminal *t, const char *uuid, const char *text, size_t 
   int nested, rc;
   if (tg__uuid_parse(uuid, u) != 0)
     return tg__fail(t, TG_EUUID, "redemption id '%.40s' is not a UUID", uuid ? uuid : "");
-  if ((rc = tg__code_read(t, text, len, out, &k)) != 0 && out->kind != TG_CODE_COUPON)
-    return rc;
+  rc = tg__code_read(t, text, len, out, &k);
   if (out->kind != TG_CODE_COUPON)
-    return tg__fail(t, TG_EINVAL, "not a coupon: a %s code",
-                    out->kind == TG_CODE_PRODUCT ? "product" : "member or referral");
+    return rc != 0 ? rc
+                   : tg__fail(t, TG_EINVAL, "not a coupon: a %s code",
+                              out->kind == TG_CODE_PRODUCT ? "product" : "member or referral");
+  if (rc != 0 && rc != TG_ESPENT) /* a retry finds its own coupon spent */
+    return rc;
   digest_of(&k, digest);
-  if (rc == TG_ESPENT || rc == 0) { /* a retry finds its own coupon spent */
-    if ((rc = tg__txn_begin(t, &nested)) != 0)
-      return rc;
-    if ((rc = prior(t, u, digest)) == 0 && (rc = tg__bundle_current(t, &b)) == 0)
-      rc = write(t, u, &k, digest, b->version);
-    if (rc < 0) {
-      tg__txn_rollback(t, nested);
-      return rc;
-    }
-    if (rc == 1) {
-      tg__txn_rollback(t, nested);
-      return 0;
-    }
-    return tg__txn_commit(t, nested);
+  if ((rc = tg__txn_begin(t, &nested)) != 0)
+    return rc;
+  if ((rc = prior(t, u, digest)) == 0 && (rc = tg__bundle_current(t, &b)) == 0)
+    rc = write_redemption(t, u, &k, digest, b->version);
+  if (rc != 0) { /* 1: this uuid already redeemed this coupon */
+    tg__txn_rollback(t, nested);
+    return rc < 0 ? rc : 0;
   }
-  return rc;
+  return tg__txn_commit(t, nested);
 }

@@ -293,8 +293,7 @@ int tg__sale_compute(tg_sale *s, tg_totals *tot, int with_tenders) {
     return tg__fail(s->t, TG_ETENDER,
                     "non-cash tenders %s exceed the total %s: change is given only from cash",
                     money(s->t, tot->tendered - cash, m1), money(s->t, tot->total, m2));
-  int64_t points;
-  if (with_tenders && (rc = tg__sale_points_check(s, tot, &points)) != 0)
+  if (with_tenders && (rc = tg__sale_points_check(s, tot, &s->points_spent)) != 0)
     return rc;
   tot->change = tot->tendered > tot->total ? tot->tendered - tot->total : 0;
   return 0;

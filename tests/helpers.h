@@ -76,4 +76,16 @@ uint64_t tt_fingerprint(const char *path);
 /* Counts records whose uuid is tt_uuid(i). */
 int tt_count_uuid(const char *path, uint64_t i);
 
+/* Allocation failure injection through SQLite's allocator, which tg__malloc
+ * uses: install once before anything initialises SQLite (0 or an SQLite
+ * error); arm to fail the nth allocation counted from now (and, if
+ * persistent, every later one); disarm to stop, returning how many failures
+ * were injected. jansson keeps malloc: its lexer drops a byte when growing a
+ * buffer fails, which no caller can tell from good input. One thread only. */
+int tt_mem_install(void);
+void tt_mem_arm(int persistent, long n);
+long tt_mem_disarm(void);
+/* Allocations counted since the last arming. */
+long tt_mem_calls(void);
+
 #endif

@@ -6,78 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The injector's state. The suite runs on one thread. */
-static struct {
-  sqlite3_mem_methods orig; /* SQLite's allocator, which does the work */
-  int armed;
-  int persistent; /* fail every allocation from n on, not only the nth */
-  long n;         /* the first allocation that fails (1-based) */
-  long calls;     /* allocations counted since arming */
-  long fired;     /* failures injected since arming */
-} mem;
-
-/* Counts one allocation; 1 if it must fail. */
-static int mem_fail(void) {
-  if (!mem.armed)
-    return 0;
-  long call = ++mem.calls;
-  if (call < mem.n || (!mem.persistent && call > mem.n))
-    return 0;
-  mem.fired++;
-  return 1;
-}
-
-static void *m_malloc(int n) { return mem_fail() ? NULL : mem.orig.xMalloc(n); }
-
-static void m_free(void *p) { mem.orig.xFree(p); }
-
-static void *m_realloc(void *p, int n) { return mem_fail() ? NULL : mem.orig.xRealloc(p, n); }
-
-static int m_size(void *p) { return mem.orig.xSize(p); }
-
-static int m_roundup(int n) { return mem.orig.xRoundup(n); }
-
-static int m_init(void *app) {
-  (void)app;
-  return mem.orig.xInit(mem.orig.pAppData);
-}
-
-static void m_shutdown(void *app) {
-  (void)app;
-  mem.orig.xShutdown(mem.orig.pAppData);
-}
-
-/* Routes SQLite's allocator, and so tillgroup's, through the injector.
- * Must run before SQLite initialises; returns 0 or an SQLite error. */
-static int mem_install(void) {
-  static const sqlite3_mem_methods wrap = {.xMalloc = m_malloc,
-                                           .xFree = m_free,
-                                           .xRealloc = m_realloc,
-                                           .xSize = m_size,
-                                           .xRoundup = m_roundup,
-                                           .xInit = m_init,
-                                           .xShutdown = m_shutdown,
-                                           .pAppData = NULL};
-  int rc = sqlite3_config(SQLITE_CONFIG_GETMALLOC, &mem.orig);
-  return rc != SQLITE_OK ? rc : sqlite3_config(SQLITE_CONFIG_MALLOC, &wrap);
-}
-
-/* Starts counting allocations from zero; the nth (and, if persistent, every
- * later one) fails. */
-static void mem_arm(int persistent, long n) {
-  mem.persistent = persistent;
-  mem.n = n;
-  mem.calls = 0;
-  mem.fired = 0;
-  mem.armed = 1;
-}
-
-/* Stops injecting; returns how many failures were injected since arming. */
-static long mem_disarm(void) {
-  mem.armed = 0;
-  return mem.fired;
-}
-
 enum { N_LINES = 5, NEXT_BASE = 1000000, REFUND_BASE = 2000000, MAX_STEPS = 20000 };
 
 /* Rings up and commits the same request as tt_commit(t, i, N_LINES) through
@@ -153,9 +81,9 @@ static int one_step(const char *path, int persistent, int refund, long n, uint64
   if (refund)
     TT_OK(t, tt_commit(t, i, N_LINES, sold));
   int64_t before = tt_check_ledger(path);
-  mem_arm(persistent, n);
+  tt_mem_arm(persistent, n);
   int rc = refund ? refund_all(t, i, sold) : ring_up(t, i);
-  long fired = mem_disarm();
+  long fired = tt_mem_disarm();
   check_outcome(t, n, fired, rc);
   int present = tt_count_uuid(path, id);
   assert_int_equal(present, rc == 0 ? 1 : 0);
@@ -192,7 +120,7 @@ static long alloc_loop(int persistent, int refund, const char *name) {
   }
   tt_rmtree(dir);
   assert_true(n < MAX_STEPS);
-  printf("# %s: failures injected at %ld allocations of %ld\n", name, hits, mem.calls);
+  printf("# %s: failures injected at %ld allocations of %ld\n", name, hits, tt_mem_calls());
   return hits;
 }
 
@@ -221,9 +149,9 @@ static void open_fails_at_each_allocation(void **state) {
     long hits = 0, n;
     for (n = 1; n < MAX_STEPS; n++) {
       tg_terminal *t;
-      mem_arm(persistent, n);
+      tt_mem_arm(persistent, n);
       int rc = tg_terminal_open(path, &t);
-      long fired = mem_disarm();
+      long fired = tt_mem_disarm();
       if (t == NULL) /* only when the handle itself could not be allocated */
         assert_int_equal(rc, TG_ENOMEM);
       else
@@ -240,7 +168,7 @@ static void open_fails_at_each_allocation(void **state) {
     }
     assert_true(n < MAX_STEPS);
     printf("# open, allocation%s: failures injected at %ld allocations of %ld\n",
-           persistent ? "s fail from N on" : " fails once", hits, mem.calls);
+           persistent ? "s fail from N on" : " fails once", hits, tt_mem_calls());
     assert_true(hits > 20);
   }
   tt_rmtree(dir);
@@ -248,7 +176,7 @@ static void open_fails_at_each_allocation(void **state) {
 
 int main(void) {
   /* before anything initialises SQLite */
-  int rc = mem_install();
+  int rc = tt_mem_install();
   if (rc != SQLITE_OK) {
     fprintf(stderr, "could not install the allocator: %s\n", sqlite3_errstr(rc));
     return 1;

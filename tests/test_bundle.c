@@ -14,61 +14,6 @@ static const char *const vectors[4] = {
 #include "golden/token_vectors.inc"
 };
 
-/* ----- Allocation failure injection, as in test_alloc.c ----- */
-static struct {
-  sqlite3_mem_methods orig;
-  int armed, persistent;
-  long n, calls, fired;
-} mem;
-
-static int mem_fail(void) {
-  if (!mem.armed)
-    return 0;
-  long call = ++mem.calls;
-  if (call < mem.n || (!mem.persistent && call > mem.n))
-    return 0;
-  mem.fired++;
-  return 1;
-}
-static void *m_malloc(int n) { return mem_fail() ? NULL : mem.orig.xMalloc(n); }
-static void m_free(void *p) { mem.orig.xFree(p); }
-static void *m_realloc(void *p, int n) { return mem_fail() ? NULL : mem.orig.xRealloc(p, n); }
-static int m_size(void *p) { return mem.orig.xSize(p); }
-static int m_roundup(int n) { return mem.orig.xRoundup(n); }
-static int m_init(void *app) {
-  (void)app;
-  return mem.orig.xInit(mem.orig.pAppData);
-}
-static void m_shutdown(void *app) {
-  (void)app;
-  mem.orig.xShutdown(mem.orig.pAppData);
-}
-
-/* Routes SQLite's allocator, and so tillgroup's, through the injector. Runs
- * before SQLite initialises. jansson keeps malloc: its lexer drops a byte of
- * a string or number when growing its buffer fails (strbuffer results
- * unchecked in 2.14), which no caller can tell from good input. */
-static int mem_install(void) {
-  static const sqlite3_mem_methods wrap = {m_malloc, m_free,   m_realloc, m_size,
-                                           m_roundup, m_init, m_shutdown, NULL};
-  int rc = sqlite3_config(SQLITE_CONFIG_GETMALLOC, &mem.orig);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_config(SQLITE_CONFIG_MALLOC, &wrap);
-  return rc;
-}
-
-static void mem_arm(int persistent, long n) {
-  mem.persistent = persistent;
-  mem.n = n;
-  mem.calls = mem.fired = 0;
-  mem.armed = 1;
-}
-
-static long mem_disarm(void) {
-  mem.armed = 0;
-  return mem.fired;
-}
-
 /* ----- Helpers ----- */
 
 static char *read_s1(size_t *n) {
@@ -659,10 +604,10 @@ static void allocation_failures_leave_nothing_behind(void **state) {
   char *json = read_s1(&n), why[WHY_MAX];
   tg__bundle *b = NULL;
   (void)state;
-  mem_arm(0, LONG_MAX);
+  tt_mem_arm(0, LONG_MAX);
   assert_int_equal(tg__bundle_parse(json, n, &b, why, sizeof why), 0);
-  long total = mem.calls;
-  mem_disarm();
+  long total = tt_mem_calls();
+  tt_mem_disarm();
   tg__bundle_free(b);
   assert_int_equal(total, 7); /* the bundle, members, revoked, rules, and 3 lists of SKUs */
   sqlite3_int64 before = sqlite3_memory_used();
@@ -670,9 +615,9 @@ static void allocation_failures_leave_nothing_behind(void **state) {
   for (int persistent = 0; persistent <= 1; persistent++) {
     for (long k = 1; k <= total; k++) {
       b = (tg__bundle *)1;
-      mem_arm(persistent, k);
+      tt_mem_arm(persistent, k);
       int rc = tg__bundle_parse(json, n, &b, why, sizeof why);
-      long fired = mem_disarm();
+      long fired = tt_mem_disarm();
       if (rc == 0) {
         assert_non_null(b);
         assert_int_equal(b->n_rules, 9);
@@ -695,7 +640,7 @@ static void allocation_failures_leave_nothing_behind(void **state) {
 }
 
 int main(void) {
-  if (mem_install() != SQLITE_OK) {
+  if (tt_mem_install() != SQLITE_OK) {
     fprintf(stderr, "cannot install the allocation injector\n");
     return 1;
   }

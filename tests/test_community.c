@@ -260,7 +260,7 @@ static void invites_go_only_to_buyers_over_the_threshold_without_a_member(void *
   tg_receipt_free(r);
 }
 
-static void a_new_member_gets_one_welcome_coupon_this_till_accepts(void **state) {
+static void a_new_member_gets_one_welcome_coupon_signed_by_this_till(void **state) {
   tt_fixture *f = *state;
   char member[TG__TOKEN_TEXT_MAX + 1], r1[TG_RECEIPT_MAX], r2[TG_RECEIPT_MAX];
   const char *codes[] = {member};
@@ -363,7 +363,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(a_coupon_below_its_minimum_spend_is_refused, setup, tt_teardown),
       cmocka_unit_test_setup_teardown(the_lease_and_the_per_member_limit_hold, setup, tt_teardown),
       cmocka_unit_test_setup_teardown(invites_go_only_to_buyers_over_the_threshold_without_a_member, setup, tt_teardown),
-      cmocka_unit_test_setup_teardown(a_new_member_gets_one_welcome_coupon_this_till_accepts, setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(a_new_member_gets_one_welcome_coupon_signed_by_this_till, setup, tt_teardown),
       cmocka_unit_test_setup_teardown(a_referral_is_for_a_new_buyer, setup, tt_teardown),
       cmocka_unit_test_setup_teardown(points_pay_only_within_the_lease, setup, tt_teardown),
       cmocka_unit_test_setup_teardown(a_bad_older_or_foreign_bundle_leaves_the_one_in_force, setup, tt_teardown),

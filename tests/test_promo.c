@@ -14,35 +14,6 @@ enum { MON, TUE, WED, THU, FRI, SAT, SUN };
 typedef char sku_t[TG_MAX_SKU + 1];
 static sku_t SKU_A[] = {"A"}, SKU_F[] = {"F"}, SKU_G[] = {"G"}, CAT_TEA[] = {"tea"};
 
-/* The allocation injector: SQLite's allocator, and so tg__malloc, fails on
- * the nth call after arming. The suite runs on one thread. */
-static struct {
-  sqlite3_mem_methods orig;
-  int armed;
-  long n, calls, fired;
-} mem;
-
-/* Counts one allocation; 1 if it must fail. */
-static int mem_fail(void) {
-  if (!mem.armed || ++mem.calls != mem.n)
-    return 0;
-  mem.fired++;
-  return 1;
-}
-static void *m_malloc(int n) { return mem_fail() ? NULL : mem.orig.xMalloc(n); }
-static void m_free(void *p) { mem.orig.xFree(p); }
-static void *m_realloc(void *p, int n) { return mem_fail() ? NULL : mem.orig.xRealloc(p, n); }
-static int m_size(void *p) { return mem.orig.xSize(p); }
-static int m_roundup(int n) { return mem.orig.xRoundup(n); }
-static int m_init(void *app) {
-  (void)app;
-  return mem.orig.xInit(mem.orig.pAppData);
-}
-static void m_shutdown(void *app) {
-  (void)app;
-  mem.orig.xShutdown(mem.orig.pAppData);
-}
-
 /* What the fake database says was used, and what it was asked. */
 typedef struct {
   int64_t store, member;
@@ -984,12 +955,9 @@ static void evaluation_survives_allocation_failure(void **state) {
   assert_int_equal(tg__promo_evaluate(in, &want), 0);
   long n, hits = 0;
   for (n = 1; n < 100; n++) {
-    mem.n = n;
-    mem.calls = mem.fired = 0;
-    mem.armed = 1;
+    tt_mem_arm(0, n);
     int rc = tg__promo_evaluate(in, &r);
-    mem.armed = 0;
-    if (mem.fired == 0) {
+    if (tt_mem_disarm() == 0) {
       assert_int_equal(rc, 0);
       assert_same(&r, &want, s.n_lines);
       tg__promo_result_free(&r);
@@ -1005,17 +973,8 @@ static void evaluation_survives_allocation_failure(void **state) {
 }
 
 int main(void) {
-  static const sqlite3_mem_methods wrap = {.xMalloc = m_malloc,
-                                           .xFree = m_free,
-                                           .xRealloc = m_realloc,
-                                           .xSize = m_size,
-                                           .xRoundup = m_roundup,
-                                           .xInit = m_init,
-                                           .xShutdown = m_shutdown,
-                                           .pAppData = NULL};
   /* before anything initialises SQLite */
-  if (sqlite3_config(SQLITE_CONFIG_GETMALLOC, &mem.orig) != SQLITE_OK ||
-      sqlite3_config(SQLITE_CONFIG_MALLOC, &wrap) != SQLITE_OK) {
+  if (tt_mem_install() != SQLITE_OK) {
     fprintf(stderr, "could not install the allocator\n");
     return 1;
   }
