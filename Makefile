@@ -16,31 +16,40 @@ FUZZ_SECONDS ?= 600
 SOAK_KILLS ?= 5000
 SOAK_CUTS ?= 1000
 
-PKGS := sqlite3 jansson libsodium libqrencode pangocairo glib-2.0 inih
+PKGS := sqlite3 jansson libsodium libqrencode pangocairo glib-2.0 inih libcurl zlib
+# tillgroup-hq adds its HTTP server and PostgreSQL client.
+HQ_PKGS := libmicrohttpd libpq
 WARN := -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wshadow \
         $(if $(WERROR),-Werror)
 DEFS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 SAN := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer)
 PC_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PC_LIBS = $(shell pkg-config --libs $(PKGS))
-ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden -Ipos -Ireceipts $(PC_CFLAGS)
+ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fPIC -fvisibility=hidden -Ipos -Ireceipts -Isync \
+  $(PC_CFLAGS) $(HQ_CFLAGS)
+HQ_CFLAGS = $(shell pkg-config --cflags $(HQ_PKGS))
+HQ_LIBS = $(shell pkg-config --libs $(HQ_PKGS))
 LDLIBS_ALL = $(PC_LIBS)
 
 CLI_SRC := pos/cli.c $(wildcard pos/cli_*.c pos/bench_*.c)
-LIB_SRC := $(filter-out $(CLI_SRC),$(wildcard pos/*.c)) $(wildcard receipts/*.c)
+HQ_SRC := $(wildcard sync/hq*.c)
+HQ_MAIN := sync/hq_main.c
+LIB_SRC := $(filter-out $(CLI_SRC),$(wildcard pos/*.c)) $(wildcard receipts/*.c) \
+  $(filter-out $(HQ_SRC),$(wildcard sync/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+HQ_OBJ := $(filter-out $(BUILD)/$(HQ_MAIN:.c=.o),$(HQ_SRC:%.c=$(BUILD)/%.o))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-run asan ubsan fuzz soak demo bench bench-receipt install uninstall clean
 
-all: $(BUILD)/libtillgroup.a $(BUILD)/libtillgroup.so $(BUILD)/tillgroup
+all: $(BUILD)/libtillgroup.a $(BUILD)/libtillgroup.so $(BUILD)/tillgroup $(BUILD)/tillgroup-hq
 
 deps:
 	@sh scripts/deps.sh
 
-HDRS := $(wildcard pos/*.h receipts/*.h)
+HDRS := $(wildcard pos/*.h receipts/*.h sync/*.h)
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -59,6 +68,14 @@ $(BUILD)/libtillgroup.so: $(BUILD)/libtillgroup.so.0
 $(BUILD)/tillgroup: $(CLI_OBJ) $(BUILD)/libtillgroup.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(CLI_OBJ) $(BUILD)/libtillgroup.a $(LDLIBS_ALL)
 
+# HQ's parts (all of sync/hq*.c but its main) as a library the tests link too.
+$(BUILD)/libtillgroup-hq.a: $(HQ_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tillgroup-hq: $(BUILD)/$(HQ_MAIN:.c=.o) $(BUILD)/libtillgroup-hq.a $(BUILD)/libtillgroup.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS_ALL) $(HQ_LIBS)
+
 # Tests link the static library, so they may call the tg__ internals too.
 $(BUILD)/tests/helpers.o: tests/helpers.c tests/helpers.h $(HDRS)
 	@mkdir -p $(dir $@)
@@ -68,12 +85,17 @@ $(BUILD)/tests/escpos_check.o: tests/escpos_check.c tests/escpos_check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-TEST_OBJ := $(BUILD)/tests/helpers.o $(BUILD)/tests/escpos_check.o
-$(BUILD)/tests/test_%: tests/test_%.c $(TEST_OBJ) $(BUILD)/libtillgroup.a tests/helpers.h \
-    tests/escpos_check.h $(wildcard tests/golden/*.inc)
+$(BUILD)/tests/hq_proxy.o: tests/hq_proxy.c tests/hq_proxy.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+TEST_OBJ := $(BUILD)/tests/helpers.o $(BUILD)/tests/escpos_check.o $(BUILD)/tests/hq_proxy.o
+$(BUILD)/tests/test_%: tests/test_%.c $(TEST_OBJ) $(BUILD)/libtillgroup-hq.a $(BUILD)/libtillgroup.a \
+    tests/helpers.h tests/escpos_check.h $(wildcard tests/golden/*.inc)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -o $@ $< $(TEST_OBJ) \
-	  $(BUILD)/libtillgroup.a $(LDLIBS_ALL) $(shell pkg-config --libs cmocka)
+	  $(BUILD)/libtillgroup-hq.a $(BUILD)/libtillgroup.a $(LDLIBS_ALL) $(HQ_LIBS) \
+	  $(shell pkg-config --libs cmocka) -lpthread
 
 # The example links the shared library through the public header only.
 $(BUILD)/tests/example: tests/example.c pos/tillgroup.h $(BUILD)/libtillgroup.so
@@ -86,10 +108,11 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_HELPERS := tests/fuzz/terminal.c tests/escpos_check.c
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_HELPERS) tests/fuzz/terminal.h tests/escpos_check.h \
-    $(LIB_SRC) $(HDRS)
+    $(LIB_SRC) $(HQ_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
-	clang $(WARN) $(DEFS) -O1 -g -fsanitize=fuzzer,address,undefined -Ipos -Ireceipts -Itests \
-	  $(PC_CFLAGS) -o $@ $< $(FUZZ_HELPERS) $(LIB_SRC) $(LDLIBS_ALL)
+	clang $(WARN) $(DEFS) -O1 -g -fsanitize=fuzzer,address,undefined -Ipos -Ireceipts -Isync \
+	  -Itests $(PC_CFLAGS) $(HQ_CFLAGS) -o $@ $< $(FUZZ_HELPERS) $(LIB_SRC) \
+	  $(filter-out $(HQ_MAIN),$(HQ_SRC)) $(LDLIBS_ALL) $(HQ_LIBS)
 
 test: deps
 	@$(MAKE) --no-print-directory test-run
@@ -136,12 +159,14 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@PKGS@|$(PKGS)|' tillgroup.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tillgroup.pc
 	install -m 755 $(BUILD)/tillgroup $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 docs/tillgroup.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 755 $(BUILD)/tillgroup-hq $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 docs/tillgroup.1 docs/tillgroup-hq.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libtillgroup.a $(DESTDIR)$(PREFIX)/lib/libtillgroup.so* \
 	  $(DESTDIR)$(PREFIX)/include/tillgroup.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/tillgroup.pc \
-	  $(DESTDIR)$(PREFIX)/bin/tillgroup $(DESTDIR)$(PREFIX)/share/man/man1/tillgroup.1
+	  $(DESTDIR)$(PREFIX)/bin/tillgroup $(DESTDIR)$(PREFIX)/bin/tillgroup-hq \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/tillgroup.1 $(DESTDIR)$(PREFIX)/share/man/man1/tillgroup-hq.1
 
 clean:
 	rm -rf build

@@ -133,9 +133,8 @@ static void reference_close(reference_db *r, const reference *ref, const char *d
   }
 }
 
-/* Fills the ledger with n sales quickly (same code path, not durable per sale),
- * then makes all of it durable. */
-static int preload(tg_terminal *t, int64_t n, int n_lines) {
+int tg__bench_preload(tg_terminal *t, int64_t n, int n_lines) {
+  make_items();
   int rc = sqlite3_exec(t->db, "PRAGMA synchronous = OFF", NULL, NULL, NULL) == SQLITE_OK
                ? 0 : TG_EIO;
   for (int64_t done = 0; rc == 0 && done < n;) {
@@ -242,7 +241,7 @@ int tg__bench_ledger(int argc, char **argv) {
     rc = tg_terminal_open(path, &t);
   if (rc == 0 && pre > 0) {
     fprintf(stderr, "bench: preloading %lld sales...\n", (long long)pre);
-    rc = preload(t, pre, (int)lines);
+    rc = tg__bench_preload(t, pre, (int)lines);
   }
   /* One untimed sale gives the record size the writes reference copies. */
   int body = 0;

@@ -20,14 +20,16 @@ static const command commands[] = {
     {"sale", tg__cmd_sale, "commit (or void) a sale given as JSON on stdin"},
     {"show", tg__cmd_show, "show a committed sale or refund"},
     {"refund", tg__cmd_refund, "refund a receipt, fully or in part"},
-    {"status", tg__cmd_status, "outbox depth, oldest unsent record, database size"},
+    {"status", tg__cmd_status, "outbox depth, head office sync, dead letters, database size"},
     {"export", tg__cmd_export, "outbox records as JSON lines"},
     {"receipt", tg__cmd_receipt, "a receipt as ESC/POS bytes, plain text or a PNG preview"},
     {"bundle", tg__cmd_bundle, "apply or show the config bundle (campaigns, keys, members)"},
     {"scan", tg__cmd_scan, "what a scanned code is: product, member, coupon, referral, invite"},
     {"coupon", tg__cmd_coupon, "check a coupon, or redeem it outside a sale"},
     {"member", tg__cmd_member, "show the member behind a member code"},
-    {"bench", tg__cmd_bench, "benchmarks: the ledger, the receipt encoder, the scan"},
+    {"enrol", tg__cmd_enrol, "enrol this terminal at head office (credential on stdin)"},
+    {"sync", tg__cmd_sync, "send the outbox to head office and fetch its config bundle"},
+    {"bench", tg__cmd_bench, "benchmarks: the ledger, the receipt encoder, the scan, the sync"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -38,7 +40,8 @@ static void print_help(FILE *f) {
     fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\nThe database is --db PATH, else $TILLGROUP_DB, else ./tillgroup.db.\n"
              "Exit codes: 0 done, 1 input refused (nothing changed), 2 usage error,\n"
-             "3 storage problem (cannot open, disk full, I/O error, newer database).\n");
+             "3 storage problem (cannot open, disk full, I/O error, newer database),\n"
+             "4 head office unreachable or refusing this till (enrol, sync).\n");
 }
 
 int tg__cli_error(const char *cmd, int rc, const char *detail) {
@@ -57,6 +60,10 @@ int tg__cli_error(const char *cmd, int rc, const char *detail) {
   case TG_ENOENT:
   case TG_ECANTOPEN:
     return TG_EXIT_STORAGE;
+  case TG_EOFFLINE:
+  case TG_EHQAUTH:
+  case TG_EHQ:
+    return TG_EXIT_HQ;
   default:
     return TG_EXIT_REFUSED;
   }
@@ -115,10 +122,12 @@ int tg__cmd_bench(int argc, char **argv, const char *db) {
     return tg__bench_receipt(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "scan") == 0)
     return tg__bench_scan(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "sync") == 0)
+    return tg__bench_sync(argc - 1, argv + 1);
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-    return puts("usage: tillgroup bench ledger|receipt|scan [OPTIONS]   (bench NAME --help)"),
+    return puts("usage: tillgroup bench ledger|receipt|scan|sync [OPTIONS]   (bench NAME --help)"),
            TG_EXIT_OK;
-  return tg__cli_usage("bench", "the benchmarks are 'ledger', 'receipt' and 'scan'");
+  return tg__cli_usage("bench", "the benchmarks are 'ledger', 'receipt', 'scan' and 'sync'");
 }
 
 int main(int argc, char **argv) {

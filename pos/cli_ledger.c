@@ -1,6 +1,8 @@
 /* tillgroup commands over the ledger: init, sale, show, refund, status, export. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pos.h"
@@ -362,7 +364,37 @@ int tg__cmd_refund(int argc, char **argv, const char *db) {
 
 static const char status_help[] =
     "usage: tillgroup [--db PATH] status [--json]\n"
-    "Shows the terminal, the records waiting for HQ and the database size.\n";
+    "Shows the terminal, the records waiting for HQ, the HQ it is enrolled at, the\n"
+    "last acknowledged sync and the last error, the records HQ would not count\n"
+    "(dead letters) and the database size.\n";
+
+/* s as a JSON string with its quotes, for printf; free with free(). NULL when out of memory. */
+static char *json_text(const char *s) {
+  json_t *j = json_string(s);
+  char *out = j != NULL ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+  json_decref(j);
+  return out;
+}
+
+/* The status lines about head office. */
+static void print_hq_status(const tg_status *st, const char *url, const char *tz) {
+  char when[64];
+  if (!st->enrolled) {
+    printf("hq        not enrolled (run 'tillgroup enrol --hq URL')\n");
+  } else {
+    printf("hq        %s\n", url);
+    if (st->last_sync_ms > 0)
+      printf("synced    %s %s\n", tg__cli_time(st->last_sync_ms, tz, when), tz);
+    else
+      printf("synced    never\n");
+  }
+  if (st->last_error_ms > 0)
+    printf("error     %s %s: %s\n", tg__cli_time(st->last_error_ms, tz, when), tz,
+           st->last_error);
+  if (st->dead_letters > 0)
+    printf("dead      %lld record%s HQ would not count (kept in the dead_letter table)\n",
+           (long long)st->dead_letters, st->dead_letters == 1 ? "" : "s");
+}
 
 int tg__cmd_status(int argc, char **argv, const char *db) {
   int as_json, code = json_option_only(argc, argv, "status", status_help, &as_json);
@@ -372,19 +404,29 @@ int tg__cmd_status(int argc, char **argv, const char *db) {
     return tg__cli_usage("status", "takes no arguments");
   tg_terminal *t;
   tg_status st;
+  char url[TG__HQ_URL_MAX + 1], *url_json = NULL, *error_json = NULL;
   if ((code = tg__cli_open("status", db, &t)) != 0)
     return code;
   int rc = tg_status_get(t, &st);
+  if (rc == 0 && (rc = tg__hq_get(t, url, sizeof url, NULL, NULL, NULL, 0)) > 0)
+    rc = 0;
+  if (rc == 0 && as_json &&
+      ((url_json = json_text(url)) == NULL || (error_json = json_text(st.last_error)) == NULL))
+    rc = tg__fail(t, TG_ENOMEM, "%s", tg_strerror(TG_ENOMEM));
   if (rc != 0) {
     code = tg__cli_error("status", rc, tg_last_detail(t));
   } else if (as_json) {
     printf("{\"store\":\"%s\",\"terminal\":\"%s\",\"epoch\":%lld,\"last_seq\":%lld,"
            "\"acked_through\":%lld,\"depth\":%lld,\"oldest_unsent_seq\":%lld,"
-           "\"oldest_unsent_ms\":%lld,\"db_bytes\":%lld}\n",
+           "\"oldest_unsent_ms\":%lld,\"db_bytes\":%lld,\"enrolled\":%s,\"hq_url\":%s,"
+           "\"last_sync_ms\":%lld,\"last_error_ms\":%lld,\"last_error\":%s,"
+           "\"dead_letters\":%lld}\n",
            t->info.store_id, t->info.terminal_id, (long long)t->info.epoch,
            (long long)st.last_seq, (long long)st.acked_through, (long long)st.depth,
            (long long)st.oldest_unsent_seq, (long long)st.oldest_unsent_ms,
-           (long long)st.db_bytes);
+           (long long)st.db_bytes, st.enrolled ? "true" : "false", url_json,
+           (long long)st.last_sync_ms, (long long)st.last_error_ms, error_json,
+           (long long)st.dead_letters);
   } else {
     char when[64];
     printf("terminal  %s-%s  epoch %lld  %s  %s\n", t->info.store_id, t->info.terminal_id,
@@ -395,8 +437,11 @@ int tg__cmd_status(int argc, char **argv, const char *db) {
     if (st.depth > 0)
       printf("oldest    seq %lld from %s %s\n", (long long)st.oldest_unsent_seq,
              tg__cli_time(st.oldest_unsent_ms, t->info.tz, when), t->info.tz);
+    print_hq_status(&st, url, t->info.tz);
     printf("database  %lld bytes  %s\n", (long long)st.db_bytes, db);
   }
+  free(url_json);
+  free(error_json);
   tg_terminal_close(t);
   return code;
 }

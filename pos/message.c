@@ -114,6 +114,18 @@ static const message messages[] = {
                      "Sale already has a member, or needs a member code."},
     [-TG_EREFERRAL] = {"推荐码仅限新顾客首次购物使用",
                        "Referral codes count only on a new customer's first buy."},
+    [-TG_ENOTENROLLED] = {"本收银机尚未在总部登记：请叫主管",
+                          "Till not enrolled at head office: call a supervisor."},
+    [-TG_EOFFLINE] = {"暂时连不上总部：销售已保存，联网后自动上传",
+                      "Head office offline: sales are kept and sent later."},
+    [-TG_EHQAUTH] = {"总部拒绝了本收银机的凭证：请叫主管重新登记",
+                     "Head office refused this till: re-enrol it."},
+    [-TG_EHQ] = {"总部拒收上传的数据：请叫主管联系技术支持",
+                 "Head office refused the upload: call support."},
+    [-TG_ESYNCING] = {"正在与总部同步，请稍后再试",
+                      "Already syncing with head office: wait a moment."},
+    [-TG_ECREDENTIAL] = {"登记凭证有误或输错：请核对后重新输入",
+                         "Enrolment credential damaged or mistyped: enter again."},
 };
 
 static const message generic = {"出现未知问题：请叫主管",

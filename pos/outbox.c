@@ -1,4 +1,4 @@
-/* The outbox: records in seq order as committed, and the queue's status. */
+/* The outbox: records in seq order as committed, and the queue's and the sync's status. */
 #include <string.h>
 #include <sys/stat.h>
 
@@ -48,6 +48,21 @@ int tg_status_get(tg_terminal *t, tg_status *out) {
   sqlite3_reset(st);
   if (rc != SQLITE_DONE)
     return tg__db_fail(t, rc, "could not read the outbox");
+  st = tg__stmt(t, TG__ST_DEAD_LETTER_COUNT);
+  if (st == NULL)
+    return tg__from_sqlite(sqlite3_errcode(t->db));
+  if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    out->dead_letters = sqlite3_column_int64(st, 0);
+    rc = SQLITE_DONE;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE)
+    return tg__db_fail(t, rc, "could not count the dead letters");
+  rc = tg__hq_get(t, NULL, 0, &out->last_sync_ms, &out->last_error_ms, out->last_error,
+                  sizeof out->last_error);
+  if (rc < 0)
+    return rc;
+  out->enrolled = rc;
   sqlite3_filename db = sqlite3_db_filename(t->db, "main");
   out->db_bytes = file_size(db) + file_size(sqlite3_filename_wal(db));
   return 0;

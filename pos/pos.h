@@ -12,7 +12,7 @@
 #error "tillgroup needs a compiler with 128-bit integers for exact money arithmetic"
 #endif
 
-#define TG_SCHEMA_VERSION 2
+#define TG_SCHEMA_VERSION 3
 #define TG_APPLICATION_ID 0x54474c31 /* "TGL1" in the SQLite header */
 #define TG_DETAIL_MAX 256
 #define TG_DIGEST_LEN 16
@@ -58,7 +58,14 @@
   XX(FLASH_INSERT, "INSERT INTO flash_use(campaign, lease, member, qty_milli, seq)"       \
                    " VALUES(?1, ?2, ?3, ?4, ?5)")                                          \
   XX(POINTS_INSERT, "INSERT INTO points_use(member, bundle, points, seq) VALUES(?1, ?2, ?3, ?4)") \
-  XX(ISSUED_INSERT, "INSERT INTO issued(coupon, campaign, member, seq) VALUES(?1, ?2, ?3, ?4)")
+  XX(ISSUED_INSERT, "INSERT INTO issued(coupon, campaign, member, seq) VALUES(?1, ?2, ?3, ?4)") \
+  XX(COUNTER_ACK, "UPDATE counter SET acked = ?1 WHERE id = 1")                           \
+  XX(DEAD_LETTER_INSERT, "INSERT OR IGNORE INTO dead_letter(seq, status, reason, time_ms)"   \
+                         " VALUES(?1, ?2, ?3, ?4)")                                        \
+  XX(DEAD_LETTER_COUNT, "SELECT count(*) FROM dead_letter")                               \
+  XX(HQ_GET, "SELECT url, last_ok_ms, last_error_ms, last_error FROM hq WHERE id = 1")    \
+  XX(HQ_ACKED, "UPDATE hq SET last_ok_ms = ?1 WHERE id = 1")                              \
+  XX(HQ_ERROR, "UPDATE hq SET last_error = ?1, last_error_ms = ?2 WHERE id = 1")
 
 typedef enum {
 #define TG__STMT_ENUM(name, sql) TG__ST_##name,
@@ -146,6 +153,8 @@ const char *tg__qty_format(int64_t v, char *buf);
 /* ----- terminal.c ----- */
 /* Wall-clock time in UTC milliseconds: recorded, never used for ordering. */
 int64_t tg__now_ms(void);
+/* A monotonic clock in milliseconds, for durations: never jumps with the wall clock. */
+int64_t tg__mono_ms(void);
 
 /* ----- store.c ----- */
 /* Creates an empty file at path with mode 0600 and makes its directory entry
@@ -184,6 +193,20 @@ int tg__bulk_end(tg_terminal *t);
 int tg__counter_next(tg_terminal *t, int with_receipt, int64_t *seq, int64_t *receipt_no);
 /* Reads the last seq written and the last seq HQ acknowledged. */
 int tg__counter_get(tg_terminal *t, int64_t *seq, int64_t *acked);
+
+/* ----- hq_enrol.c: the HQ this terminal is enrolled at (docs/sync-protocol.md) ----- */
+#define TG__HQ_URL_MAX 512    /* bytes of HQ's base URL */
+#define TG__HQ_PATH_MAX 4096  /* bytes of a CA, certificate or key file name */
+#define TG__HQ_OPTION_MAX 512 /* bytes of a pinned key or a proxy URL */
+/* 1 when url is https://HOST[:PORT][/PATH], or http:// to a loopback host
+ * (localhost, 127.0.0.0/8, [::1]), at most TG__HQ_URL_MAX bytes, without user
+ * information, spaces or control characters; else 0. */
+int tg__hq_url_valid(const char *url);
+/* Reads the enrolment: 1 and what HQ last said when enrolled, 0 when not,
+ * or an error code. Any of the out pointers may be NULL; url gets at most
+ * n_url - 1 bytes, last_error at most n_error - 1. */
+int tg__hq_get(tg_terminal *t, char *url, size_t n_url, int64_t *last_ok_ms,
+               int64_t *last_error_ms, char *last_error, size_t n_error);
 
 /* ----- receipt.c ----- */
 /* Formats "STORE-TERMINAL-n" for this terminal into out (TG_RECEIPT_MAX). */
@@ -415,7 +438,13 @@ int tg__file_read(const char *path, size_t max, char **out, size_t *n, char *why
 #include "community.h"
 
 /* Exit codes of the tillgroup program. */
-enum { TG_EXIT_OK = 0, TG_EXIT_REFUSED = 1, TG_EXIT_USAGE = 2, TG_EXIT_STORAGE = 3 };
+enum {
+  TG_EXIT_OK = 0,
+  TG_EXIT_REFUSED = 1,
+  TG_EXIT_USAGE = 2,
+  TG_EXIT_STORAGE = 3,
+  TG_EXIT_HQ = 4 /* head office unreachable or refusing (enrol again, call support) */
+};
 /* Prints "tillgroup CMD: DETAIL (TG_NAME)" on stderr; returns the exit code for rc. */
 int tg__cli_error(const char *cmd, int rc, const char *detail);
 /* Prints "tillgroup CMD: MESSAGE" on stderr, the usage hint; returns TG_EXIT_USAGE. */
@@ -440,6 +469,8 @@ int tg__cmd_bundle(int argc, char **argv, const char *db);
 int tg__cmd_scan(int argc, char **argv, const char *db);
 int tg__cmd_coupon(int argc, char **argv, const char *db);
 int tg__cmd_member(int argc, char **argv, const char *db);
+int tg__cmd_enrol(int argc, char **argv, const char *db);
+int tg__cmd_sync(int argc, char **argv, const char *db);
 /* bench_clock.c: what every benchmark measures with. */
 /* A monotonic clock in milliseconds. */
 double tg__bench_now_ms(void);
@@ -451,6 +482,10 @@ double tg__bench_percentile(const double *sorted, int n, int pct);
 int tg__bench_ledger(int argc, char **argv);
 int tg__bench_receipt(int argc, char **argv);
 int tg__bench_scan(int argc, char **argv);
+int tg__bench_sync(int argc, char **argv);
+/* bench_ledger.c: fills the ledger with n sales of n_lines lines quickly (one
+ * transaction per 20,000, not durable per sale), then makes it all durable. */
+int tg__bench_preload(tg_terminal *t, int64_t n, int n_lines);
 
 
 #endif /* TG_POS_H */

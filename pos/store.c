@@ -80,6 +80,19 @@ static const char *const migrations[TG_SCHEMA_VERSION] = {
     "CREATE TABLE issued(coupon INTEGER PRIMARY KEY, campaign INTEGER NOT NULL,"
     " member INTEGER NOT NULL, seq INTEGER NOT NULL);"
     "CREATE INDEX issued_member ON issued(member, campaign);",
+
+    /* 2 -> 3: sync with HQ. The HQ this terminal is enrolled at, one row: its
+     * URL and TLS settings, the enrolment secret and HQ's bundle key, the
+     * bundle's ETag, and how the last exchanges went. The checkpoint stays
+     * counter.acked. */
+    "CREATE TABLE hq(id INTEGER PRIMARY KEY CHECK (id = 1), url TEXT NOT NULL,"
+    " secret BLOB NOT NULL, hq_key BLOB NOT NULL, pinned_key TEXT, ca_file TEXT,"
+    " cert_file TEXT, key_file TEXT, proxy TEXT, enrolled_ms INTEGER NOT NULL,"
+    " bundle_etag TEXT, last_ok_ms INTEGER, last_error TEXT, last_error_ms INTEGER);"
+    /* Records HQ acknowledged but would not count, with its status and reason:
+     * kept, shown by 'tillgroup status', never sent again once acknowledged. */
+    "CREATE TABLE dead_letter(seq INTEGER PRIMARY KEY, status TEXT NOT NULL,"
+    " reason TEXT NOT NULL, time_ms INTEGER NOT NULL);",
 };
 
 static const char *const stmt_sql[TG__ST_COUNT] = {

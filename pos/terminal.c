@@ -15,6 +15,12 @@ int64_t tg__now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t tg__mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* An IANA zone name that exists in the system's zone database. */
 static int tz_valid(const char *tz) {
   const char *dir = getenv("TZDIR");

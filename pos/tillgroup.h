@@ -71,7 +71,13 @@ extern "C" {
   XX(ECHECKDIGIT, -48, "barcode misread (check digit wrong): scan it again")      \
   XX(EINVITE, -49, "this code is for the customer's phone camera, not the till")  \
   XX(EMEMBER, -50, "the sale already has a member, or needs one for this")       \
-  XX(EREFERRAL, -51, "a referral code counts only on a new buyer's purchase")
+  XX(EREFERRAL, -51, "a referral code counts only on a new buyer's purchase")      \
+  XX(ENOTENROLLED, -52, "this till is not enrolled at head office: run 'tillgroup enrol'") \
+  XX(EOFFLINE, -53, "head office cannot be reached: sales are kept and sent later") \
+  XX(EHQAUTH, -54, "head office refused this till's credential: enrol it again")  \
+  XX(EHQ, -55, "head office refused the upload: call support with the detail")    \
+  XX(ESYNCING, -56, "another sync is already running for this till")             \
+  XX(ECREDENTIAL, -57, "enrolment credential is damaged or mistyped")
 
 typedef enum {
   TG_OK = 0,
@@ -349,6 +355,11 @@ typedef struct {
   int64_t oldest_unsent_seq; /* 0 when the queue is empty */
   int64_t oldest_unsent_ms;  /* its time, UTC ms; 0 when empty */
   int64_t db_bytes;         /* database plus its WAL on disk */
+  int enrolled;             /* 1 once 'tillgroup enrol' has run */
+  int64_t dead_letters;     /* records HQ rejected, kept in the dead-letter table */
+  int64_t last_sync_ms;     /* last upload HQ acknowledged, UTC ms; 0 never */
+  int64_t last_error_ms;    /* last failed exchange with HQ, UTC ms; 0 none */
+  char last_error[160];     /* its one-line reason, "" none */
 } tg_status;
 
 /* Fills *out with the outbox queue's state and the database's size on disk. */
@@ -363,6 +374,61 @@ TG_EXTERN int tg_status_get(tg_terminal *t, tg_status *out);
 typedef int (*tg_record_fn)(void *ctx, int64_t seq, const char *json, size_t len);
 TG_EXTERN int tg_outbox_each(tg_terminal *t, int64_t after_seq, int64_t limit,
                              tg_record_fn fn, void *ctx);
+
+/* ----- Sync with HQ (docs/sync-protocol.md) ---------------------------- */
+
+typedef struct {
+  const char *url;        /* HQ base URL, https://host[:port]; http:// only to loopback */
+  const char *credential; /* the line 'tillgroup-hq enrol' printed for this terminal */
+  const char *pinned_key; /* NULL, or "sha256//BASE64" of HQ's TLS public key */
+  const char *ca_file;    /* NULL: the system's certificate authorities */
+  const char *cert_file;  /* NULL, or a client certificate (PEM) ... */
+  const char *key_file;   /* ... and its key */
+  const char *proxy;      /* NULL: https_proxy / no_proxy from the environment */
+} tg_hq_config;
+
+/*
+ * Enrols this terminal at HQ: stores the URL, the TLS settings and the
+ * credential (whose store and terminal must be this terminal's, else
+ * TG_ECREDENTIAL), and re-keys invites with the key HQ derives from it.
+ * Enrolling again replaces all of it. Nothing is sent; the next sync is
+ * the first contact. Copies every string.
+ */
+TG_EXTERN int tg_hq_enrol(tg_terminal *t, const tg_hq_config *cfg);
+
+typedef struct {
+  int64_t last_seq;       /* highest seq written when the sync began */
+  int64_t acked_through;  /* HQ's acknowledgement so far */
+  int64_t records_sent;   /* in this run, retries included */
+  int64_t bytes_sent;     /* request bodies on the wire (gzip) in this run */
+  int64_t elapsed_ms;     /* since the run began */
+  int64_t dead_letters;   /* rejected by HQ, in all */
+  int waiting_ms;         /* > 0: backing off before a retry for this long */
+} tg_sync_progress;
+
+typedef void (*tg_sync_progress_fn)(void *ctx, const tg_sync_progress *p);
+
+typedef struct {
+  int once;                    /* 1: send what is queued, fetch the bundle, return */
+  int64_t give_up_ms;          /* once: stop retrying after this long offline (0: 60 s) */
+  int64_t poll_ms;             /* not once: wait between passes (0: 30 s) */
+  int stall_s;                 /* an exchange under 64 bytes/s this long is retried (0: 30 s) */
+  tg_sync_progress_fn progress; /* NULL, or called after each exchange and each wait */
+  void *ctx;
+  volatile int *stop;          /* NULL, or set non-zero (a signal handler may) to stop soon */
+} tg_sync_options;
+
+/*
+ * Sends the outbox to HQ, one uploader per database (a second one gets
+ * TG_ESYNCING): contiguous batches from the checkpoint, the checkpoint moved
+ * only by HQ's acknowledgement, records HQ rejects kept as dead letters;
+ * then fetches the config bundle and applies it if HQ's signature checks.
+ * Transient failures are retried with backoff. Returns 0 when the queue was
+ * drained (once) or when stopped; TG_ENOTENROLLED, TG_EOFFLINE (gave up),
+ * TG_EHQAUTH, TG_EHQ, TG_EBUNDLE (bad bundle refused; the previous stays)
+ * otherwise, with the detail. A bundle that failed does not stop uploads.
+ */
+TG_EXTERN int tg_sync_run(tg_terminal *t, const tg_sync_options *opt);
 
 /* ----- Host POS JSON --------------------------------------------------- */
 

@@ -1,11 +1,14 @@
 #!/bin/sh
 # make demo: one terminal's morning in a temporary folder: initialise, ring up
 # sales (one retried by a host that crashed), void one, refund, print the
-# receipt with its group invite (text, ESC/POS, PNG preview), show the queue.
+# receipt with its group invite (text, ESC/POS, PNG preview), show the queue,
+# then drain it into a head office (tillgroup-hq on loopback) exactly once.
 set -eu
 TG=${1:-build/tillgroup}
+HQ=$(dirname "$TG")/tillgroup-hq
 dir=$(mktemp -d /tmp/tillgroup-demo-XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+hq_pid=
+trap '[ -n "$hq_pid" ] && kill "$hq_pid" 2>/dev/null; rm -rf "$dir"' EXIT
 export TILLGROUP_DB="$dir/terminal.db"
 if [ -t 1 ]; then bold='\033[1m' plain='\033[0m'; else bold='' plain=''; fi
 step() { printf "\n${bold}\$ %s${plain}\n" "$*"; }
@@ -58,3 +61,19 @@ step tillgroup status
 "$TG" status
 step "tillgroup export | cut -c1-110"
 "$TG" export | cut -c1-110
+
+export TILLGROUP_HQ_DB="sqlite:$dir/hq.db"
+step "tillgroup-hq serve --listen 127.0.0.1:0 &      # head office, on SQLite"
+"$HQ" serve --listen 127.0.0.1:0 >"$dir/hq.out" 2>"$dir/hq.log" &
+hq_pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q listening "$dir/hq.out" 2>/dev/null && break; sleep 0.5; done
+cat "$dir/hq.out"
+port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$dir/hq.out")
+step "tillgroup-hq enrol S1 T1 | tillgroup enrol --hq http://127.0.0.1:$port"
+"$HQ" enrol S1 T1 | "$TG" enrol --hq "http://127.0.0.1:$port"
+step "tillgroup sync --once"
+"$TG" sync --once
+step "tillgroup sync --once                   # again: nothing new, nothing sent twice"
+"$TG" sync --once
+step "tillgroup-hq terminals"
+"$HQ" terminals

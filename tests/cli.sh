@@ -30,7 +30,7 @@ expect_exit() {
 sale='{"uuid":"11111111-2222-4333-8444-555555555555","lines":[{"sku":"6901","name":"有机全脂牛奶 1L","qty":2,"unit_price":1290},{"sku":"2001","name":"苹果","qty_milli":2500,"unit_price":798,"discount":50}],"order_discount":100,"tenders":[{"kind":"cash","amount":5000}]}'
 
 check "--help" sh -c "$TG --help | grep -q 'usage: tillgroup'"
-for c in init sale show refund status export receipt bench bundle scan coupon member; do
+for c in init sale show refund status export receipt bench bundle scan coupon member enrol sync; do
   check "$c --help" sh -c "$TG $c --help | grep -q 'usage: tillgroup'"
 done
 check "--version" sh -c "$TG --version | grep -q 'schema'"
@@ -73,6 +73,29 @@ check "export writes every record in seq order" sh -c "$TG export | jq -e -s 'ma
 check "export --since --limit" sh -c "$TG export --since 1 --limit 2 | jq -e -s 'map(.seq) == [2, 3]'"
 expect_exit "export --since needs a number" 2 "record number" "$TG" export --since -1
 
+# Head office: enrolment refusals, sync without HQ, and what status shows
+sdb="$dir/s.db"
+A43=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA # 32 zero bytes in base64url
+check "init a terminal for sync" "$TG" --db "$sdb" init --store S1 --terminal T1
+check "status before enrolment says so" sh -c "$TG --db '$sdb' status | grep -q 'not enrolled'"
+check "status --json before enrolment" sh -c "$TG --db '$sdb' status --json | jq -e '.enrolled == false and .hq_url == \"\" and .dead_letters == 0 and .last_sync_ms == 0 and .last_error == \"\"'"
+expect_exit "sync before enrolment" 1 "TG_ENOTENROLLED" "$TG" --db "$sdb" sync --once
+expect_exit "enrol needs --hq" 2 "--hq" "$TG" --db "$sdb" enrol
+expect_exit "enrol takes the credential from stdin only" 2 "stdin" "$TG" --db "$sdb" enrol --hq https://hq.example.com "tg1.S1.T1.$A43.$A43"
+expect_exit "enrol with nothing on stdin" 1 "TG_ECREDENTIAL" "$TG" --db "$sdb" enrol --hq https://hq.example.com
+expect_exit "enrol refuses a damaged credential" 1 "TG_ECREDENTIAL" sh -c "echo 'tg1.S1.T1.abc.def' | $TG --db '$sdb' enrol --hq https://hq.example.com"
+expect_exit "enrol refuses another terminal's credential" 1 "credential is for S2-T9; this till is S1-T1" sh -c "echo 'tg1.S2.T9.$A43.$A43' | $TG --db '$sdb' enrol --hq https://hq.example.com"
+expect_exit "enrol refuses plain http to another machine" 1 "TG_EINVAL" sh -c "echo 'tg1.S1.T1.$A43.$A43' | $TG --db '$sdb' enrol --hq http://hq.example.com"
+expect_exit "enrol refuses more than 1 KiB on stdin" 1 "1 KiB" sh -c "head -c 2000 /dev/zero | tr '\\0' A | $TG --db '$sdb' enrol --hq https://hq.example.com"
+expect_exit "enrol wants --cert with --key" 2 "together" "$TG" --db "$sdb" enrol --hq https://hq.example.com --cert c.pem
+check "status after refusals: still not enrolled" sh -c "$TG --db '$sdb' status --json | jq -e '.enrolled == false'"
+check "enrol" sh -c "echo 'tg1.S1.T1.$A43.$A43' | $TG --db '$sdb' enrol --hq http://127.0.0.1:1 | grep -qx 'enrolled S1-T1 at http://127.0.0.1:1'"
+expect_exit "sync --poll takes seconds" 2 "--poll" "$TG" --db "$sdb" sync --poll 0
+expect_exit "sync to an HQ that does not answer gives up (exit 4)" 4 "TG_EOFFLINE" "$TG" --db "$sdb" sync --once --give-up 1
+check "sync prints its summary even when it gives up" sh -c "$TG --db '$sdb' sync --once --give-up 1 2>/dev/null | grep -q '^sent .* records (.* bytes) in .* s; acked through 0; 0 dead letters\$'"
+check "status shows HQ and the last error" sh -c "$TG --db '$sdb' status | grep -q '^hq  *http://127.0.0.1:1' && $TG --db '$sdb' status | grep -q '^error  *.*: '"
+check "status --json after a failed sync" sh -c "$TG --db '$sdb' status --json | jq -e '.enrolled == true and .hq_url == \"http://127.0.0.1:1\" and .last_error_ms > 0 and (.last_error | length) > 0 and .last_sync_ms == 0'"
+
 check "bench ledger --json" sh -c "$TG bench ledger --sales 40 --rounds 2 --dir '$dir' --json | jq -e 'has(\"commits_per_s\") and has(\"p50_ms\") and has(\"p99_ms\") and has(\"floor_commits_per_s\") and has(\"floor_p99_ms\") and .ratio > 0'"
 
 # receipts
@@ -111,7 +134,7 @@ check "make install, then build the example with pkg-config" sh -c "
   PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' cc $SAN_FLAGS -o '$dir/ex' tests/example.c \
     \$(PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' pkg-config --cflags --libs tillgroup) &&
   LD_LIBRARY_PATH='$dir/prefix/lib' '$dir/ex' '$dir/ex.db' | grep -q 'refund S1-T1-2'"
-check "the man page names every command" sh -c "for c in init sale show refund status export receipt bench bundle scan coupon member; do grep -q \"^\\.B \$c\\|^\\.SS \$c\" docs/tillgroup.1 || { echo \$c; exit 1; }; done"
+check "the man page names every command" sh -c "for c in init sale show refund status export receipt bench bundle scan coupon member enrol sync; do grep -q \"^\\.B \$c\\|^\\.SS \$c\" docs/tillgroup.1 || { echo \$c; exit 1; }; done"
 
 # The community engine: the bundle, scan routing, refusals with the cashier's words
 cdb="$dir/c.db"

@@ -1,0 +1,178 @@
+/*
+ * tillgroup-hq's contract between its files: upload parsing, the storage
+ * back ends (SQLite, PostgreSQL) behind one table of operations, and the
+ * HTTP service. docs/sync-protocol.md is the protocol these implement.
+ */
+#ifndef TG_HQ_H
+#define TG_HQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sync.h"
+
+#define TG__HQ_WHY_MAX 256 /* one-line reasons returned to clients and operators */
+
+/* Outcomes shared by parsing and storage; each maps to one HTTP status. */
+typedef enum {
+  TG__HQ_OK = 0,
+  TG__HQ_BAD = -1,       /* 400: malformed body, wrong types, missing identity fields */
+  TG__HQ_FORBIDDEN = -2, /* 403: a record or key of another terminal */
+  TG__HQ_RANGE = -3,     /* 422: seqs out of range, count or order wrong, epoch mismatch */
+  TG__HQ_REUSED = -4,    /* 409: this Idempotency-Key came before with another body */
+  TG__HQ_DB = -5,        /* 503: the database failed; nothing stored, retry */
+  TG__HQ_NOMEM = -6,     /* 503 */
+  TG__HQ_NOTFOUND = -7,  /* 404 */
+} tg__hq_rc;
+
+/* ----- Upload parsing (hq_batch.c) ---------------------------------------- */
+
+typedef struct {
+  char store[TG__SYNC_ID_MAX + 1];
+  char terminal[TG__SYNC_ID_MAX + 1];
+  int64_t epoch, from, to;
+} tg__hq_key;
+
+typedef struct {
+  int64_t seq;
+  const char *body; /* the record's exact JSON bytes, inside the batch's text */
+  size_t len;
+  char kind[8];     /* sale, refund, void, redeem; "" when rejected */
+  char uuid[37];    /* "" when the record has none */
+  int64_t time_ms;
+  int64_t total;    /* 0 for a redeem */
+  /* NULL when accepted; else "invalid" and why HQ will not count it */
+  const char *reject_status;
+  char reason[TG__SYNC_REASON_MAX];
+} tg__hq_record;
+
+typedef struct {
+  tg__hq_key key;
+  char *text;             /* the decompressed body, owned */
+  size_t n_text;
+  tg__hq_record *records; /* key.to - key.from + 1 of them, in seq order; owned */
+  int n;
+  unsigned char digest[32]; /* BLAKE2b-256 of the decompressed body */
+} tg__hq_batch;
+
+/*
+ * Reads "STORE-TERMINAL:epoch:from-to" (epoch and seqs 1..2^53, from <= to,
+ * at most TG__SYNC_BATCH_RECORDS). Returns TG__HQ_OK, TG__HQ_BAD or
+ * TG__HQ_RANGE with why.
+ */
+int tg__hq_key_parse(const char *z, tg__hq_key *out, char *why, size_t cap);
+
+/*
+ * Takes text (decompressed, malloc'd; ownership passes to out even on
+ * failure) as the upload of key: exactly to-from+1 JSON lines, line k holding
+ * store, terminal, epoch and seq = from+k as the key says. A line that is not
+ * a JSON object or lacks those four is TG__HQ_BAD; another terminal's store
+ * or terminal is TG__HQ_FORBIDDEN; a wrong count, seq or epoch TG__HQ_RANGE.
+ * A record whose identity is right but whose content is not (kind, uuid,
+ * time_ms, total missing or of the wrong type) is accepted into the batch
+ * with reject_status "invalid" and a reason. Free with tg__hq_batch_free().
+ */
+int tg__hq_batch_parse(char *text, size_t n, const tg__hq_key *key, tg__hq_batch *out,
+                       char *why, size_t cap);
+/* Frees what tg__hq_batch_parse() filled. Accepts a zeroed batch. */
+void tg__hq_batch_free(tg__hq_batch *b);
+
+/* ----- Storage ------------------------------------------------------------ */
+
+typedef struct tg__hq_db tg__hq_db;
+
+/* What an upload left HQ holding for that terminal and epoch. */
+typedef struct {
+  int64_t acked_through; /* every seq 1..acked_through is stored (or dead-lettered) */
+  int64_t missing[TG__SYNC_MISSING_MAX][2]; /* gaps below the highest held seq */
+  int n_missing;
+  /* per record of the batch, in order: NULL stored, else "invalid" or "conflict" */
+  tg__sync_rejected *rejected; /* malloc'd; free() */
+  int n_rejected;
+} tg__hq_ack;
+
+typedef struct {
+  char store[TG__SYNC_ID_MAX + 1];
+  char terminal[TG__SYNC_ID_MAX + 1];
+  int enabled;
+  int64_t enrolled_ms, last_seen_ms;
+  int64_t epoch;          /* the latest epoch seen, 0 before any upload */
+  int64_t acked_through;  /* of that epoch */
+  int64_t held;           /* records stored above the gap */
+  int64_t dead_letters;   /* of every epoch */
+} tg__hq_terminal;
+
+/* One back end: each function returns a tg__hq_rc and writes a reason into why. */
+typedef struct {
+  const char *name; /* "sqlite", "postgresql" */
+  /* Opens (creating the schema and HQ's signing key on first use) what spec names. */
+  int (*open)(const char *spec, tg__hq_db **out, char *why, size_t cap);
+  void (*close)(tg__hq_db *db);
+  /* Answers a cheap query; TG__HQ_DB when the database does not. */
+  int (*health)(tg__hq_db *db, char *why, size_t cap);
+  /* HQ's Ed25519 key pair, made on first open and kept in the database. */
+  int (*signing_key)(tg__hq_db *db, unsigned char pk[32], unsigned char sk[64], char *why,
+                     size_t cap);
+  /* Adds or re-enrols (replacing its hashes, enabling it) a terminal. */
+  int (*enrol)(tg__hq_db *db, const char *store, const char *terminal,
+               const unsigned char auth_hash[32], const unsigned char invite_key[32], char *why,
+               size_t cap);
+  /* Enables or disables a terminal; TG__HQ_NOTFOUND when it was never enrolled. */
+  int (*set_enabled)(tg__hq_db *db, const char *store, const char *terminal, int enabled,
+                     char *why, size_t cap);
+  /* The stored auth hash and whether enabled; TG__HQ_NOTFOUND when unknown. */
+  int (*auth_get)(tg__hq_db *db, const char *store, const char *terminal,
+                  unsigned char auth_hash[32], int *enabled, char *why, size_t cap);
+  /*
+   * Stores an upload in one transaction: the Idempotency-Key with the body's
+   * digest (the same key with another digest is TG__HQ_REUSED and stores
+   * nothing), accepted records into record (a seq already held with the same
+   * bytes is a no-op; with other bytes it is rejected "conflict"), rejected
+   * ones into dead_letter, then the terminal's high-water mark walked up
+   * over every contiguous seq held. Fills *ack after the commit.
+   */
+  int (*ingest)(tg__hq_db *db, const tg__hq_batch *b, int64_t now_ms, tg__hq_ack *ack,
+                char *why, size_t cap);
+  /* The next bundle version (one more than any published). */
+  int (*bundle_next)(tg__hq_db *db, int64_t *version, char *why, size_t cap);
+  /* Stores a signed bundle for store (or "*"); TG__HQ_REUSED when the version exists. */
+  int (*bundle_put)(tg__hq_db *db, int64_t version, const char *store, const char *body,
+                    size_t n, const char *sig, char *why, size_t cap);
+  /*
+   * The newest bundle for store: its own or the all-stores one, whichever is
+   * newer. *body malloc'd (free()). TG__HQ_NOTFOUND when none.
+   */
+  int (*bundle_get)(tg__hq_db *db, const char *store, int64_t *version, char **body, size_t *n,
+                    char sig[TG__BUNDLE_SIG_TEXT], char *why, size_t cap);
+  /* Calls fn for each enrolled terminal, ordered by store and terminal. */
+  int (*terminals)(tg__hq_db *db, void (*fn)(void *ctx, const tg__hq_terminal *t), void *ctx,
+                   char *why, size_t cap);
+} tg__hq_backend;
+
+extern const tg__hq_backend tg__hq_sqlite;   /* hq_sqlite.c: "sqlite:PATH" */
+extern const tg__hq_backend tg__hq_postgres; /* hq_pg.c: "postgresql://..." or "postgres://..." */
+
+/* The back end a --db spec names, or NULL (why says the accepted forms). */
+const tg__hq_backend *tg__hq_backend_for(const char *spec, char *why, size_t cap);
+/* Frees what ingest filled. Accepts a zeroed ack. */
+void tg__hq_ack_free(tg__hq_ack *ack);
+
+/* ----- The HTTP service (hq_http.c) --------------------------------------- */
+
+typedef struct {
+  const char *db_spec;
+  const char *listen;    /* "127.0.0.1:PORT"; PORT 0 picks a free one */
+  const char *tls_cert;  /* both or neither: PEM files */
+  const char *tls_key;
+  int threads;           /* 0: 2 */
+} tg__hq_serve_config;
+
+/*
+ * Serves until SIGINT or SIGTERM. Prints "listening on HOST:PORT" (the port
+ * really bound) on stdout once ready, then logs one line per request on
+ * stderr (never a credential). Returns 0 after a clean stop, else 1 with the
+ * reason on stderr.
+ */
+int tg__hq_serve(const tg__hq_serve_config *cfg);
+
+#endif

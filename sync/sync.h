@@ -1,0 +1,217 @@
+/*
+ * The sync folder's contract: the store side of the store<->HQ protocol
+ * (docs/sync-protocol.md) and the pieces HQ shares with it. The client knows
+ * nothing of pos's internals: pos hands it bytes and reads back answers.
+ *
+ * Names: tg__sync_* for the client, tg__gzip/tg__gunzip, tg__cred_* for the
+ * enrolment credential, tg__bundle_sig_* for bundle signatures.
+ */
+#ifndef TG_SYNC_H
+#define TG_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ----- Limits (the protocol's; HQ enforces the same numbers) ------------ */
+
+#define TG__SYNC_BATCH_BYTES (1024 * 1024)       /* uncompressed body of one upload */
+#define TG__SYNC_BATCH_RECORDS 10000             /* records in one upload */
+#define TG__SYNC_BODY_MAX (4 * 1024 * 1024)      /* compressed body HQ accepts */
+#define TG__SYNC_INFLATED_MAX (16 * 1024 * 1024) /* decompressed body HQ accepts */
+#define TG__SYNC_RATIO_MAX 200                   /* decompressed / compressed, gzip bombs */
+#define TG__SYNC_ACK_MAX (256 * 1024)            /* acknowledgement body the client reads */
+#define TG__SYNC_MISSING_MAX 64                  /* missing ranges in one acknowledgement */
+#define TG__SYNC_REASON_MAX 160                  /* reason text of a rejected record, bytes */
+#define TG__SYNC_STATUS_MAX 16                   /* "invalid", "conflict" */
+#define TG__SYNC_BUNDLE_MAX (16 * 1024 * 1024)   /* bundle body the client reads */
+#define TG__SYNC_DETAIL_MAX 256                  /* one-line detail of an exchange */
+#define TG__SYNC_ETAG_MAX 64
+#define TG__SYNC_ID_MAX 12 /* store and terminal ids: 1-12 of A-Z 0-9 */
+
+/* ----- gzip (zlib) -------------------------------------------------------- */
+
+/*
+ * Compresses in[0..n) as one gzip member (level 6). On 0, *out (malloc'd; the
+ * caller frees it) holds *n_out bytes. Returns -1 only when memory runs out.
+ * The same input always gives the same bytes (no name, no time in the header).
+ */
+int tg__gzip(const void *in, size_t n, unsigned char **out, size_t *n_out);
+
+typedef enum {
+  TG__GUNZIP_OK = 0,
+  TG__GUNZIP_BAD = -1,     /* not gzip, damaged, truncated, or bytes after the member */
+  TG__GUNZIP_TOO_BIG = -2, /* output over max_out, or over max_ratio times the input */
+  TG__GUNZIP_NOMEM = -3,
+} tg__gunzip_result;
+
+/*
+ * Decompresses one gzip member from in[0..n), refusing to produce more than
+ * max_out bytes or more than max_ratio * n bytes (stops as soon as either is
+ * passed, so a bomb costs at most max_out bytes of memory). On OK, *out
+ * (malloc'd, NUL-terminated after *n_out bytes; the caller frees it) holds
+ * the data.
+ */
+tg__gunzip_result tg__gunzip(const void *in, size_t n, size_t max_out, size_t max_ratio,
+                             unsigned char **out, size_t *n_out);
+
+/* ----- Enrolment credential ------------------------------------------------ */
+
+#define TG__CRED_SECRET 32 /* bytes of the terminal's enrolment secret */
+#define TG__CRED_KEY 32    /* HQ's Ed25519 public key */
+#define TG__CRED_TEXT_MAX 160
+
+typedef struct {
+  char store[TG__SYNC_ID_MAX + 1];
+  char terminal[TG__SYNC_ID_MAX + 1];
+  unsigned char secret[TG__CRED_SECRET];
+  unsigned char hq_key[TG__CRED_KEY]; /* verifies config bundles */
+} tg__cred;
+
+/*
+ * Reads a credential "tg1.STORE.TERMINAL.SECRET.HQKEY" (base64url without
+ * padding; surrounding whitespace ignored) from z[0..n). Returns 0, or -1
+ * with a one-line reason in why[0..cap) when it is not one.
+ */
+int tg__cred_parse(const char *z, size_t n, tg__cred *out, char *why, size_t cap);
+/* Writes c as text into out[0..cap) (TG__CRED_TEXT_MAX is enough). Returns its length, or -1. */
+int tg__cred_format(const tg__cred *c, char *out, size_t cap);
+/* What HQ keeps instead of the secret, to check a bearer: BLAKE2b-256 of it. */
+void tg__cred_auth_hash(const unsigned char secret[TG__CRED_SECRET], unsigned char out[32]);
+/* The terminal's invite HMAC key, derived from the secret; HQ keeps it for the join page. */
+void tg__cred_invite_key(const unsigned char secret[TG__CRED_SECRET], unsigned char out[32]);
+/*
+ * The Authorization header value "Bearer STORE.TERMINAL.SECRET" into
+ * out[0..cap). Returns its length, or -1. Never log it.
+ */
+int tg__cred_bearer(const tg__cred *c, char *out, size_t cap);
+/*
+ * Reads a bearer token (the part after "Bearer ") into store, terminal and
+ * secret. Returns 0, or -1 when it is not one. Nothing is logged.
+ */
+int tg__cred_bearer_parse(const char *z, char store[TG__SYNC_ID_MAX + 1],
+                          char terminal[TG__SYNC_ID_MAX + 1],
+                          unsigned char secret[TG__CRED_SECRET]);
+
+/* ----- Bundle signatures (Ed25519 over "TGB1" || body) -------------------- */
+
+#define TG__BUNDLE_SIG_TEXT 88 /* base64url of 64 bytes, plus NUL */
+
+/* Signs body with HQ's secret key; writes base64url text into sig. */
+void tg__bundle_sig_make(const unsigned char sk[64], const void *body, size_t n,
+                         char sig[TG__BUNDLE_SIG_TEXT]);
+/* Returns 0 when sig is HQ's signature of body under hq_key, else -1. */
+int tg__bundle_sig_check(const unsigned char hq_key[32], const void *body, size_t n,
+                         const char *sig);
+
+/* ----- The acknowledgement ------------------------------------------------ */
+
+typedef struct {
+  int64_t seq;
+  char status[TG__SYNC_STATUS_MAX]; /* "invalid" or "conflict" */
+  char reason[TG__SYNC_REASON_MAX]; /* printable UTF-8, cut to fit */
+} tg__sync_rejected;
+
+typedef struct {
+  int64_t acked_through; /* HQ holds every record of this epoch up to here */
+  tg__sync_rejected *rejected; /* malloc'd, n_rejected entries, seq ascending */
+  int n_rejected;
+  int64_t missing[TG__SYNC_MISSING_MAX][2]; /* ranges HQ lacks below what it holds */
+  int n_missing;
+} tg__sync_ack;
+
+/*
+ * Parses HQ's answer to an upload of seqs from..to:
+ * {"acked_through":N,"rejected":[{"seq":S,"status":"...","reason":"..."}],"missing":[[a,b]]}.
+ * Refuses (returns -1 with a reason in why) anything not exactly that shape:
+ * acked_through outside 0..2^53 (it may pass to: HQ may hold more than this
+ * batch), a rejected seq outside from..to or above
+ * acked_through, repeated or unordered seqs, more than to-from+1 rejections,
+ * over TG__SYNC_ACK_MAX bytes. On 0, free *out with tg__sync_ack_free().
+ */
+int tg__sync_ack_parse(const char *body, size_t n, int64_t from, int64_t to, tg__sync_ack *out,
+                       char *why, size_t cap);
+/* Frees what tg__sync_ack_parse() filled. Accepts NULL and a zeroed ack. */
+void tg__sync_ack_free(tg__sync_ack *ack);
+
+/* ----- Retry schedule ----------------------------------------------------- */
+
+/*
+ * How long to wait before retry number attempt (1, 2, ...): exponential from
+ * 500 ms doubling to a cap of 60 s, with full jitter from random (any 32 bits),
+ * and never less than retry_after_ms when HQ sent Retry-After (capped at 1 h).
+ */
+int64_t tg__sync_backoff_ms(int attempt, int64_t retry_after_ms, uint32_t random);
+
+/* ----- The HTTP client (libcurl) ----------------------------------------- */
+
+typedef struct {
+  const char *url;        /* HQ base URL: https://host[:port][/prefix]; http:// only to loopback */
+  const tg__cred *cred;   /* copied */
+  const char *pinned_key; /* NULL, or "sha256//BASE64" of HQ's public key */
+  const char *ca_file;    /* NULL: the system's CAs */
+  const char *cert_file;  /* NULL, or a client certificate (PEM) with key_file */
+  const char *key_file;
+  const char *proxy;      /* NULL: libcurl reads https_proxy/no_proxy from the environment */
+  long connect_timeout_ms; /* 0: 10 s */
+  long low_speed_s;        /* 0: 30 s under 64 bytes/s and the request fails */
+} tg__sync_config;
+
+typedef struct tg__sync_client tg__sync_client;
+
+typedef enum {
+  TG__SYNC_OK = 0,        /* HQ answered as the protocol says */
+  TG__SYNC_RETRY = -1,    /* transient: network, timeout, 408, 429, 5xx, garbled answer */
+  TG__SYNC_TOO_LARGE = -2, /* 413: send fewer records */
+  TG__SYNC_AUTH = -3,     /* 401 or 403: the credential is refused */
+  TG__SYNC_REFUSED = -4,  /* another 4xx: the request is wrong; detail says why */
+  TG__SYNC_NOMEM = -5,
+} tg__sync_result;
+
+/* What one exchange did, for the caller's status and progress. */
+typedef struct {
+  long http_status;                    /* 0 when no answer came */
+  int64_t retry_after_ms;              /* from Retry-After, 0 when absent */
+  int64_t bytes_up;                    /* request body bytes on the wire */
+  int64_t bytes_down;                  /* response body bytes */
+  char detail[TG__SYNC_DETAIL_MAX];    /* one line: what went wrong; no secrets */
+} tg__sync_exchange;
+
+/*
+ * Makes a client with one reused connection. Copies everything in cfg.
+ * Returns 0, -1 (bad cfg: detail in why) or -2 (out of memory).
+ * Free with tg__sync_client_free().
+ */
+int tg__sync_client_new(const tg__sync_config *cfg, tg__sync_client **out, char *why,
+                        size_t cap);
+/* Frees a client and closes its connection. Accepts NULL. */
+void tg__sync_client_free(tg__sync_client *c);
+
+/*
+ * Uploads records from..to of epoch (body: their JSON lines, each ending
+ * in '\n', uncompressed) as one gzip POST to /v1/records with
+ * Idempotency-Key "STORE-TERMINAL:epoch:from-to". One attempt: the caller
+ * retries. On TG__SYNC_OK, *ack is filled (free with tg__sync_ack_free).
+ * *x is always filled.
+ */
+tg__sync_result tg__sync_upload(tg__sync_client *c, int64_t epoch, int64_t from, int64_t to,
+                                const char *body, size_t n, tg__sync_ack *ack,
+                                tg__sync_exchange *x);
+
+typedef struct {
+  int not_modified;                 /* 304: the bundle in force is current */
+  char etag[TG__SYNC_ETAG_MAX];     /* as HQ sent it, quotes included */
+  char signature[TG__BUNDLE_SIG_TEXT];
+  char *body;                       /* malloc'd, NUL-terminated; NULL when not_modified */
+  size_t n;
+} tg__sync_bundle;
+
+/*
+ * Fetches this terminal's config bundle: GET /v1/bundle with If-None-Match
+ * etag (NULL or "" for none). 404 (nothing published) is OK with
+ * not_modified set. The signature is not checked here: the caller checks it
+ * with the HQ key it trusts. Free body with free().
+ */
+tg__sync_result tg__sync_bundle_fetch(tg__sync_client *c, const char *etag, tg__sync_bundle *out,
+                                      tg__sync_exchange *x);
+
+#endif
