@@ -2,7 +2,7 @@
 # make            library, CLI          make test    every suite (installs deps first)
 # make demo       a short store day     make asan / make ubsan   the suite under sanitizers
 # make fuzz       long libFuzzer runs   make soak    thousands of kills and power cuts
-# make bench      ledger, receipt and scan benchmarks   make bench-receipt  beside npm peers
+# make bench      ledger, receipt, scan and sync benchmarks   make bench-receipt  beside npm peers
 # make install PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -144,6 +144,8 @@ bench: deps all
 	$(BUILD)/tillgroup bench receipt --receipt tests/receipts/reference-receipt.json --qr native --json
 	$(BUILD)/tillgroup bench receipt --receipt tests/receipts/reference-receipt.json --qr raster --json
 	$(BUILD)/tillgroup bench scan --json
+	$(BUILD)/tillgroup bench sync --records 100000 --json
+	pg_virtualenv -t -o fsync=on $(BUILD)/tillgroup bench sync --records 100000 --hq postgresql --json
 
 # The receipt encoder beside the JavaScript encoders POS developers use (npm).
 bench-receipt: deps all
