@@ -157,6 +157,22 @@ const tg__hq_backend *tg__hq_backend_for(const char *spec, char *why, size_t cap
 /* Frees what ingest filled. Accepts a zeroed ack. */
 void tg__hq_ack_free(tg__hq_ack *ack);
 
+/* ----- Shared by the back ends (hq_backend.c) ----------------------------- */
+
+#define TG__HQ_RUNS_MAX (TG__SYNC_MISSING_MAX + 1) /* runs held above a mark that fill an ack */
+
+/*
+ * Given the runs [a, b] of seqs held above the mark base, ascending (at most
+ * TG__HQ_RUNS_MAX), returns the new mark (over the first run when it starts
+ * at base + 1) and appends the gaps below the other runs to ack->missing.
+ */
+int64_t tg__hq_mark_walk(int64_t base, int64_t runs[][2], int n, tg__hq_ack *ack);
+/* Fills one rejected entry, cutting status and reason to fit. */
+void tg__hq_rejected_set(tg__sync_rejected *r, int64_t seq, const char *status,
+                         const char *reason);
+/* The wall clock, UTC milliseconds: when HQ received or published something. */
+int64_t tg__hq_now_ms(void);
+
 /* ----- The HTTP service (hq_http.c) --------------------------------------- */
 
 typedef struct {

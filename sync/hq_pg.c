@@ -5,14 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hq.h"
 
 #define HQ_APPLICATION "tillgroup-hq"
 #define HQ_SCHEMA_VERSION 1
 #define HQ_LOCK_ID "1413957681"                   /* pg_advisory_xact_lock key: "TGH1" */
-#define HQ_ISLANDS_MAX (TG__SYNC_MISSING_MAX + 1) /* runs above the mark that fill an ack */
 
 /* The whole schema, version 1 (as hq_sqlite.c's); mark.updated_ms tells a terminal's latest epoch.
  */
@@ -91,12 +89,6 @@ struct tg__hq_db {
   PGconn *conn;
   int staging; /* tg_staging exists in this session */
 };
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Formats v as a text parameter into buf (24 bytes) and returns buf. */
 static const char *i64(char *buf, int64_t v) {
@@ -376,7 +368,7 @@ static int hq_enrol(tg__hq_db *h, const char *store, const char *terminal,
                     char *why, size_t cap) {
   char now[24];
   const char *v[5] = {store, terminal, (const char *)auth_hash, (const char *)invite_key,
-                      i64(now, wall_ms())};
+                      i64(now, tg__hq_now_ms())};
   const int len[5] = {0, 0, 32, 32, 0}, fmt[5] = {0, 0, 1, 1, 0};
   int rc = ready(h, why, cap);
   if (rc != TG__HQ_OK)
@@ -585,27 +577,6 @@ static int idem_check(tg__hq_db *h, const char *const ids[3], const tg__hq_batch
   return rc;
 }
 
-/* Moves the mark from base over the first run if it starts at base + 1 and lists the gaps. */
-static int64_t walk(int64_t base, int64_t isl[][2], int n, tg__hq_ack *ack) {
-  int i = 0;
-  if (n > 0 && isl[0][0] == base + 1)
-    base = isl[i++][1];
-  for (int64_t prev = base; i < n && ack->n_missing < TG__SYNC_MISSING_MAX; i++) {
-    ack->missing[ack->n_missing][0] = prev + 1;
-    ack->missing[ack->n_missing][1] = isl[i][0] - 1;
-    ack->n_missing++;
-    prev = isl[i][1];
-  }
-  return base;
-}
-
-static void add_rejected(tg__sync_rejected *r, int64_t seq, const char *status,
-                         const char *reason) {
-  r->seq = seq;
-  snprintf(r->status, sizeof r->status, "%s", status);
-  snprintf(r->reason, sizeof r->reason, "%s", reason);
-}
-
 /* One statement of the ingest whose result is only checked. */
 static int run(tg__hq_db *h, const char *sql, int n, const char *const *v, const char *what,
                PGresult **keep, char *why, size_t cap) {
@@ -622,7 +593,7 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
                      char *why, size_t cap) {
   const tg__hq_key *k = &b->key;
   char key[96], e[24], now[24], lo[24], hi[24], base_s[24], lim[24];
-  int64_t acked = 0, isl[HQ_ISLANDS_MAX][2];
+  int64_t acked = 0, isl[TG__HQ_RUNS_MAX][2];
   int n_isl = 0, n_rej = 0;
   char *rows = NULL;
   size_t n_rows = 0;
@@ -685,26 +656,26 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
     while (c < PQntuples(res) && int_at(res, c, 0) < r->seq)
       c++;
     if (r->reject_status != NULL)
-      add_rejected(&rej[n_rej++], r->seq, r->reject_status, r->reason);
+      tg__hq_rejected_set(&rej[n_rej++], r->seq, r->reject_status, r->reason);
     else if (c < PQntuples(res) && int_at(res, c, 0) == r->seq)
-      add_rejected(&rej[n_rej++], r->seq, "conflict",
+      tg__hq_rejected_set(&rej[n_rej++], r->seq, "conflict",
                    "this seq was received before with other content; HQ keeps the first");
   }
   PQclear(res);
   res = NULL;
   /* Every seq from..to is held now: the mark crosses the batch if it reaches it. */
   int64_t base = k->from <= acked + 1 && k->to > acked ? k->to : acked;
-  const char *iv[5] = {k->store, k->terminal, e, i64(base_s, base), i64(lim, HQ_ISLANDS_MAX)};
+  const char *iv[5] = {k->store, k->terminal, e, i64(base_s, base), i64(lim, TG__HQ_RUNS_MAX)};
   if ((rc = run(h, islands_sql, 5, iv, "could not read the held records", &res, why, cap)) !=
       TG__HQ_OK)
     goto fail;
-  for (n_isl = 0; n_isl < PQntuples(res) && n_isl < HQ_ISLANDS_MAX; n_isl++) {
+  for (n_isl = 0; n_isl < PQntuples(res) && n_isl < TG__HQ_RUNS_MAX; n_isl++) {
     isl[n_isl][0] = int_at(res, n_isl, 0);
     isl[n_isl][1] = int_at(res, n_isl, 1);
   }
   PQclear(res);
   res = NULL;
-  out.acked_through = walk(base, isl, n_isl, &out);
+  out.acked_through = tg__hq_mark_walk(base, isl, n_isl, &out);
   if (out.acked_through != acked) {
     char a[24];
     const char *mv[4] = {k->store, k->terminal, e, i64(a, out.acked_through)};
@@ -753,7 +724,7 @@ static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const
     snprintf(why, cap, "the bundle is over %d bytes", TG__SYNC_BUNDLE_MAX);
     return TG__HQ_BAD;
   }
-  const char *v[5] = {i64(ver, version), store, n > 0 ? body : "", sig, i64(now, wall_ms())};
+  const char *v[5] = {i64(ver, version), store, n > 0 ? body : "", sig, i64(now, tg__hq_now_ms())};
   const int len[5] = {0, 0, (int)n, 0, 0}, fmt[5] = {0, 0, 1, 0, 0};
   int rc = ready(h, why, cap);
   if (rc != TG__HQ_OK)

@@ -9,14 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hq.h"
 
 #define HQ_APPLICATION_ID 0x54474831 /* "TGH1" in the file header */
 #define HQ_SCHEMA_VERSION 1
-#define HQ_ISLANDS_MAX (TG__SYNC_MISSING_MAX + 1) /* runs above the mark that fill an ack */
 
 /* The whole schema, version 1. mark.updated_ms tells which epoch is a terminal's latest. */
 static const char schema_sql[] =
@@ -113,12 +111,6 @@ struct tg__hq_db {
   sqlite3 *db;
   sqlite3_stmt *stmt[ST_COUNT]; /* prepared on first use, kept until close */
 };
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Writes "<what>: <SQLite's message>" into why and returns the matching tg__hq_rc. */
 static int db_fail(tg__hq_db *h, int rc, const char *what, char *why, size_t cap) {
@@ -368,7 +360,7 @@ static int hq_enrol(tg__hq_db *h, const char *store, const char *terminal,
   bind_ids(st, store, terminal);
   sqlite3_bind_blob(st, 3, auth_hash, 32, SQLITE_STATIC);
   sqlite3_bind_blob(st, 4, invite_key, 32, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 5, wall_ms());
+  sqlite3_bind_int64(st, 5, tg__hq_now_ms());
   return step_done(h, st, "could not enrol the terminal", why, cap);
 }
 
@@ -410,7 +402,7 @@ static int hq_auth_get(tg__hq_db *h, const char *store, const char *terminal,
   return out;
 }
 
-/* Reads the runs of seqs held above base (at most HQ_ISLANDS_MAX) into isl. */
+/* Reads the runs of seqs held above base (at most TG__HQ_RUNS_MAX) into isl. */
 static int islands(tg__hq_db *h, const tg__hq_key *k, int64_t base, int64_t isl[][2], int *n,
                    char *why, size_t cap) {
   sqlite3_stmt *st = stmt(h, ST_ISLANDS, why, cap);
@@ -419,10 +411,10 @@ static int islands(tg__hq_db *h, const tg__hq_key *k, int64_t base, int64_t isl[
   bind_ids(st, k->store, k->terminal);
   sqlite3_bind_int64(st, 3, k->epoch);
   sqlite3_bind_int64(st, 4, base);
-  sqlite3_bind_int(st, 5, HQ_ISLANDS_MAX);
+  sqlite3_bind_int(st, 5, TG__HQ_RUNS_MAX);
   int rc;
   *n = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < HQ_ISLANDS_MAX) {
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < TG__HQ_RUNS_MAX) {
     isl[*n][0] = sqlite3_column_int64(st, 0);
     isl[*n][1] = sqlite3_column_int64(st, 1);
     (*n)++;
@@ -431,27 +423,6 @@ static int islands(tg__hq_db *h, const tg__hq_key *k, int64_t base, int64_t isl[
   return rc == SQLITE_DONE || rc == SQLITE_ROW
              ? TG__HQ_OK
              : db_fail(h, rc, "could not read the held records", why, cap);
-}
-
-/* Moves the mark from base over the first run if it starts at base + 1 and lists the gaps. */
-static int64_t walk(int64_t base, int64_t isl[][2], int n, tg__hq_ack *ack) {
-  int i = 0;
-  if (n > 0 && isl[0][0] == base + 1)
-    base = isl[i++][1];
-  for (int64_t prev = base; i < n && ack->n_missing < TG__SYNC_MISSING_MAX; i++) {
-    ack->missing[ack->n_missing][0] = prev + 1;
-    ack->missing[ack->n_missing][1] = isl[i][0] - 1;
-    ack->n_missing++;
-    prev = isl[i][1];
-  }
-  return base;
-}
-
-static void add_rejected(tg__sync_rejected *r, int64_t seq, const char *status,
-                         const char *reason) {
-  r->seq = seq;
-  snprintf(r->status, sizeof r->status, "%s", status);
-  snprintf(r->reason, sizeof r->reason, "%s", reason);
 }
 
 /* Checks the batch's key against the one stored: TG__HQ_REUSED when its digest differs. */
@@ -556,7 +527,7 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
                      char *why, size_t cap) {
   const tg__hq_key *k = &b->key;
   char key[96];
-  int64_t acked = 0, isl[HQ_ISLANDS_MAX][2];
+  int64_t acked = 0, isl[TG__HQ_RUNS_MAX][2];
   int n_isl = 0, n_rej = 0, rc;
   sqlite3_stmt *st;
   tg__hq_ack out;
@@ -594,11 +565,11 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
     int conflict = 0;
     if (r->reject_status != NULL) {
       rc = dead_add(h, k, r, now_ms, why, cap);
-      add_rejected(&rej[n_rej++], r->seq, r->reject_status, r->reason);
+      tg__hq_rejected_set(&rej[n_rej++], r->seq, r->reject_status, r->reason);
     } else {
       rc = record_add(h, k, r, now_ms, &conflict, why, cap);
       if (conflict)
-        add_rejected(&rej[n_rej++], r->seq, "conflict",
+        tg__hq_rejected_set(&rej[n_rej++], r->seq, "conflict",
                      "this seq was received before with other content; HQ keeps the first");
     }
     if (rc != TG__HQ_OK)
@@ -608,7 +579,7 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
   int64_t base = k->from <= acked + 1 && k->to > acked ? k->to : acked;
   if ((rc = islands(h, k, base, isl, &n_isl, why, cap)) != TG__HQ_OK)
     goto fail;
-  out.acked_through = walk(base, isl, n_isl, &out);
+  out.acked_through = tg__hq_mark_walk(base, isl, n_isl, &out);
   if (out.acked_through != acked) {
     if ((st = stmt(h, ST_MARK_SET, why, cap)) == NULL) {
       rc = stmt_rc(h);
@@ -661,7 +632,7 @@ static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const
   sqlite3_bind_text(st, 2, store, -1, SQLITE_STATIC);
   sqlite3_bind_blob64(st, 3, n > 0 ? body : "", n, SQLITE_STATIC);
   sqlite3_bind_text(st, 4, sig, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 5, wall_ms());
+  sqlite3_bind_int64(st, 5, tg__hq_now_ms());
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   if (rc == SQLITE_DONE)
