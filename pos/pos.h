@@ -171,6 +171,9 @@ int tg__store_load_info(tg_terminal *t);
 /* The statement id, reset and unbound, ready to bind; NULL on failure with the
  * detail set (the caller returns tg__from_sqlite(sqlite3_errcode(t->db))). */
 sqlite3_stmt *tg__stmt(tg_terminal *t, tg__stmt_id id);
+/* Steps st, a statement that returns no row, and resets it: 0, or the error
+ * with what as the detail. */
+int tg__step_done(tg_terminal *t, sqlite3_stmt *st, const char *what);
 /* Finalizes every prepared statement of t. */
 void tg__stmt_finalize_all(tg_terminal *t);
 /* Begins a write transaction, or inside tg__bulk_begin a savepoint (*nested

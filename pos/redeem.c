@@ -55,9 +55,7 @@ static int write_redemption(tg_terminal *t, const unsigned char uuid[16], const 
   sqlite3_bind_blob(st, 6, digest, TG_DIGEST_LEN, SQLITE_STATIC);
   sqlite3_bind_int64(st, 7, now);
   sqlite3_bind_text(st, 8, body, -1, SQLITE_STATIC);
-  rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? 0 : tg__db_fail(t, rc, "could not write the redemption");
+  return tg__step_done(t, st, "could not write the redemption");
 }
 
 int tg_coupon_redeem(tg_terminal *t, const char *uuid, const char *text, size_t len,

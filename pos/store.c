@@ -124,14 +124,16 @@ void tg__stmt_finalize_all(tg_terminal *t) {
   }
 }
 
-/* Steps a statement that returns no row, then resets it. */
-static int step_done(tg_terminal *t, tg__stmt_id id, const char *what) {
-  sqlite3_stmt *st = tg__stmt(t, id);
-  if (st == NULL)
-    return tg__from_sqlite(sqlite3_errcode(t->db));
+int tg__step_done(tg_terminal *t, sqlite3_stmt *st, const char *what) {
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   return rc == SQLITE_DONE ? 0 : tg__db_fail(t, rc, what);
+}
+
+/* Steps statement id, which returns no row, then resets it. */
+static int step_done(tg_terminal *t, tg__stmt_id id, const char *what) {
+  sqlite3_stmt *st = tg__stmt(t, id);
+  return st == NULL ? tg__from_sqlite(sqlite3_errcode(t->db)) : tg__step_done(t, st, what);
 }
 
 int tg__txn_settle(tg_terminal *t) {

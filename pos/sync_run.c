@@ -67,13 +67,6 @@ static int pause_ms(run *r, int64_t ms) {
   return STOPPED;
 }
 
-/* Steps a statement that returns no row, then resets it. */
-static int step_done(tg_terminal *t, sqlite3_stmt *st, const char *what) {
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? 0 : tg__db_fail(t, rc, what);
-}
-
 /* The one uploader of this database: an exclusive flock on a file of its own
  * beside it (locking the database file itself would drop SQLite's locks on close). */
 static int lock_take(run *r) {
@@ -171,7 +164,7 @@ static int record_error(run *r, const char *detail) {
     return rc != 0 ? rc : tg__from_sqlite(sqlite3_errcode(r->t->db));
   sqlite3_bind_text(st, 1, line, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, tg__now_ms());
-  return step_done(r->t, st, "could not record HQ's error");
+  return tg__step_done(r->t, st, "could not record HQ's error");
 }
 
 /* An exchange that went well: the failure count starts again. */
@@ -306,19 +299,19 @@ static int ack_commit(run *r, const tg__sync_ack *ack, int64_t through) {
     sqlite3_bind_text(st, 2, x->status, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, x->reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now);
-    rc = step_done(t, st, "could not keep a dead letter");
+    rc = tg__step_done(t, st, "could not keep a dead letter");
   }
   if (rc == 0 && (st = tg__stmt(t, TG__ST_COUNTER_ACK)) == NULL)
     rc = tg__from_sqlite(sqlite3_errcode(t->db));
   if (rc == 0) {
     sqlite3_bind_int64(st, 1, through);
-    rc = step_done(t, st, "could not move the checkpoint");
+    rc = tg__step_done(t, st, "could not move the checkpoint");
   }
   if (rc == 0 && (st = tg__stmt(t, TG__ST_HQ_ACKED)) == NULL)
     rc = tg__from_sqlite(sqlite3_errcode(t->db));
   if (rc == 0) {
     sqlite3_bind_int64(st, 1, now);
-    rc = step_done(t, st, "could not record the acknowledgement");
+    rc = tg__step_done(t, st, "could not record the acknowledgement");
   }
   if (rc != 0) {
     tg__txn_rollback(t, nested);

@@ -82,13 +82,6 @@ int tg__usage_issued(tg_terminal *t, uint64_t member, uint32_t campaign) {
   return rc != 0 ? rc : v != 0;
 }
 
-/* Steps an insert and resets it. */
-static int insert(tg_terminal *t, sqlite3_stmt *st, const char *what) {
-  int rc = sqlite3_step(st);
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? 0 : tg__db_fail(t, rc, what);
-}
-
 int tg__usage_add_redemption(tg_terminal *t, const tg__token *coupon, const char *lease,
                              uint64_t member, int64_t seq) {
   STMT_OR_FAIL(st, TG__ST_REDEMPTION_INSERT);
@@ -114,7 +107,7 @@ int tg__usage_add_flash(tg_terminal *t, uint32_t campaign, const char *lease, ui
   bind_id(st, 3, member);
   sqlite3_bind_int64(st, 4, qty_milli);
   sqlite3_bind_int64(st, 5, seq);
-  return insert(t, st, "could not record the flash sale");
+  return tg__step_done(t, st, "could not record the flash sale");
 }
 
 int tg__usage_add_points(tg_terminal *t, uint64_t member, int64_t version, int64_t points,
@@ -124,7 +117,7 @@ int tg__usage_add_points(tg_terminal *t, uint64_t member, int64_t version, int64
   sqlite3_bind_int64(st, 2, version);
   sqlite3_bind_int64(st, 3, points);
   sqlite3_bind_int64(st, 4, seq);
-  return insert(t, st, "could not record the points spent");
+  return tg__step_done(t, st, "could not record the points spent");
 }
 
 int tg__usage_add_issued(tg_terminal *t, uint64_t coupon, uint32_t campaign, uint64_t member,
@@ -134,5 +127,5 @@ int tg__usage_add_issued(tg_terminal *t, uint64_t coupon, uint32_t campaign, uin
   sqlite3_bind_int64(st, 2, campaign);
   bind_id(st, 3, member);
   sqlite3_bind_int64(st, 4, seq);
-  return insert(t, st, "could not record the coupon issued");
+  return tg__step_done(t, st, "could not record the coupon issued");
 }
