@@ -81,15 +81,12 @@ $(BUILD)/tests/helpers.o: tests/helpers.c tests/helpers.h $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -c $< -o $@
 
-$(BUILD)/tests/escpos_check.o: tests/escpos_check.c tests/escpos_check.h
+TEST_HELPERS := escpos_check hq_proxy hq_line_check
+$(TEST_HELPERS:%=$(BUILD)/tests/%.o): $(BUILD)/tests/%.o: tests/%.c tests/%.h $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/hq_proxy.o: tests/hq_proxy.c tests/hq_proxy.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
-
-TEST_OBJ := $(BUILD)/tests/helpers.o $(BUILD)/tests/escpos_check.o $(BUILD)/tests/hq_proxy.o
+TEST_OBJ := $(BUILD)/tests/helpers.o $(TEST_HELPERS:%=$(BUILD)/tests/%.o)
 $(BUILD)/tests/test_%: tests/test_%.c $(TEST_OBJ) $(BUILD)/libtillgroup-hq.a $(BUILD)/libtillgroup.a \
     tests/helpers.h tests/escpos_check.h $(wildcard tests/golden/*.inc)
 	@mkdir -p $(dir $@)
@@ -106,8 +103,8 @@ $(BUILD)/tests/example: tests/example.c pos/tillgroup.h $(BUILD)/libtillgroup.so
 # libFuzzer targets need clang; their own build of the library.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_HELPERS := tests/fuzz/terminal.c tests/escpos_check.c
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_HELPERS) tests/fuzz/terminal.h tests/escpos_check.h \
+FUZZ_HELPERS := tests/fuzz/terminal.c tests/escpos_check.c tests/hq_line_check.c
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_HELPERS) tests/fuzz/terminal.h tests/escpos_check.h tests/hq_line_check.h \
     $(LIB_SRC) $(HQ_SRC) $(HDRS)
 	@mkdir -p $(dir $@)
 	clang $(WARN) $(DEFS) -O1 -g -fsanitize=fuzzer,address,undefined -Ipos -Ireceipts -Isync \

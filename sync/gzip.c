@@ -16,7 +16,7 @@ int tg__gzip(const void *in, size_t n, unsigned char **out, size_t *n_out) {
   if (n > UINT32_MAX / 2)
     return -1;
   /* deflateInit2 leaves the header's time and name empty: equal input, equal bytes */
-  if (deflateInit2(&z, 6, Z_DEFLATED, GZIP_WINDOW, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&z, 1, Z_DEFLATED, GZIP_WINDOW, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     return -1;
   uLong cap = deflateBound(&z, (uLong)n);
   unsigned char *buf = malloc(cap);

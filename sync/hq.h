@@ -25,6 +25,50 @@ typedef enum {
   TG__HQ_NOTFOUND = -7,  /* 404 */
 } tg__hq_rc;
 
+/* ----- One upload line (hq_line.c) ---------------------------------------- */
+
+/* The top-level members of a record that HQ reads, in this order. */
+enum {
+  TG__HQ_M_STORE,
+  TG__HQ_M_TERMINAL,
+  TG__HQ_M_EPOCH,
+  TG__HQ_M_SEQ,
+  TG__HQ_M_KIND,
+  TG__HQ_M_UUID,
+  TG__HQ_M_TIME_MS,
+  TG__HQ_M_TOTAL,
+  TG__HQ_MEMBERS
+};
+
+typedef enum {
+  TG__HQ_ABSENT = 0,
+  TG__HQ_STRING,
+  TG__HQ_INTEGER, /* a number without fraction or exponent, within int64 */
+  TG__HQ_OTHER    /* a real, true, false, null, an object or an array */
+} tg__hq_type;
+
+#define TG__HQ_TEXT_MAX 39 /* string bytes a member keeps: a UUID is 36 */
+
+typedef struct {
+  tg__hq_type type;
+  int64_t integer; /* TG__HQ_INTEGER */
+  size_t len;      /* TG__HQ_STRING: its length unescaped, may exceed TG__HQ_TEXT_MAX */
+  char text[TG__HQ_TEXT_MAX + 1]; /* its first bytes unescaped, NUL-terminated (no NUL inside) */
+} tg__hq_member;
+
+/*
+ * Reads z[0..n) as one JSON object without building it: checks the whole
+ * text as jansson's json_loadb() would (RFC 8259; UTF-8 without surrogates
+ * or overlong forms; no NUL in strings; integers within int64; reals that do
+ * not overflow a double; at most 2048 nested values; nothing but whitespace
+ * after the object) and fills m[] with the object's own members named in
+ * TG__HQ_M_* (absent ones zeroed). One of those names twice in the object is
+ * refused as ambiguous; other duplicate keys are kept as written. Returns 0,
+ * or -1 with why ("byte N: what").  Allocates nothing; safe in any thread.
+ */
+int tg__hq_line_read(const char *z, size_t n, tg__hq_member m[TG__HQ_MEMBERS], char *why,
+                     size_t cap);
+
 /* ----- Upload parsing (hq_batch.c) ---------------------------------------- */
 
 typedef struct {

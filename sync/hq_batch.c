@@ -1,5 +1,4 @@
 /* HQ's reading of an upload: the Idempotency-Key and the body's JSON lines, checked against it. */
-#include <jansson.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,35 +108,40 @@ static int is_uuid(const char *z, size_t n) {
 
 /* Checks what HQ stores of a record whose identity is right; on a problem
  * marks it "invalid" with the reason. */
-static void check_content(json_t *o, tg__hq_record *r) {
-  json_t *kind = json_object_get(o, "kind"), *uuid = json_object_get(o, "uuid");
-  json_t *time = json_object_get(o, "time_ms"), *total = json_object_get(o, "total");
-  const char *why = NULL, *k = json_is_string(kind) ? json_string_value(kind) : "";
+static void check_content(const tg__hq_member m[TG__HQ_MEMBERS], tg__hq_record *r) {
+  const tg__hq_member *kind = &m[TG__HQ_M_KIND], *uuid = &m[TG__HQ_M_UUID];
+  const tg__hq_member *time = &m[TG__HQ_M_TIME_MS], *total = &m[TG__HQ_M_TOTAL];
+  const char *why = NULL, *k = kind->type == TG__HQ_STRING ? kind->text : "";
   int is_redeem = strcmp(k, "redeem") == 0;
-  if (kind == NULL)
+  if (kind->type == TG__HQ_ABSENT)
     why = "kind is missing";
   else if (!is_redeem && strcmp(k, "sale") != 0 && strcmp(k, "refund") != 0 &&
            strcmp(k, "void") != 0)
     why = "kind is not sale, refund, void or redeem";
-  else if (uuid == NULL && !is_redeem)
+  else if (uuid->type == TG__HQ_ABSENT && !is_redeem)
     why = "uuid is missing";
-  else if (uuid != NULL &&
-           (!json_is_string(uuid) || !is_uuid(json_string_value(uuid), json_string_length(uuid))))
+  else if (uuid->type != TG__HQ_ABSENT &&
+           (uuid->type != TG__HQ_STRING || !is_uuid(uuid->text, uuid->len)))
     why = "uuid is not a 36-character UUID string";
-  else if (!json_is_integer(time) || json_integer_value(time) < 0)
+  else if (time->type != TG__HQ_INTEGER || time->integer < 0)
     why = "time_ms is not a non-negative integer";
-  else if (!is_redeem && !json_is_integer(total))
+  else if (!is_redeem && total->type != TG__HQ_INTEGER)
     why = "total is not an integer";
   if (why != NULL) {
     r->reject_status = "invalid";
     snprintf(r->reason, sizeof r->reason, "%s", why);
     return;
   }
-  snprintf(r->kind, sizeof r->kind, "%s", k);
-  if (uuid != NULL)
-    memcpy(r->uuid, json_string_value(uuid), 37);
-  r->time_ms = json_integer_value(time);
-  r->total = is_redeem ? 0 : json_integer_value(total);
+  memcpy(r->kind, k, strlen(k) + 1); /* one of the four kinds: it fits */
+  if (uuid->type == TG__HQ_STRING)
+    memcpy(r->uuid, uuid->text, 37);
+  r->time_ms = time->integer;
+  r->total = is_redeem ? 0 : total->integer;
+}
+
+/* 1 when the member is the string z. */
+static int is_text(const tg__hq_member *m, const char *z) {
+  return m->type == TG__HQ_STRING && m->len <= TG__HQ_TEXT_MAX && strcmp(m->text, z) == 0;
 }
 
 /* The first problem of each class, so that the answer follows the protocol's
@@ -183,38 +187,32 @@ int tg__hq_batch_parse(char *text, size_t n, const tg__hq_key *key, tg__hq_batch
   for (size_t at = 0; at < n; k++) {
     const char *line = text + at, *nl = memchr(line, '\n', n - at);
     size_t len = (size_t)(nl - line); /* nl is never NULL: the body ends with '\n' */
-    json_error_t err;
-    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err), *js, *jt, *je, *jq;
+    tg__hq_member m[TG__HQ_MEMBERS];
+    char err[TG__HQ_WHY_MAX / 2];
     at += len + 1;
-    if (!json_is_object(o)) {
-      json_decref(o);
+    if (tg__hq_line_read(line, len, m, err, sizeof err) != 0) {
       tg__hq_batch_free(out);
-      return fail(TG__HQ_BAD, why, cap, "line %lld is not a JSON object%s%s", (long long)k + 1,
-                  o == NULL ? ": " : "", o == NULL ? err.text : "");
+      return fail(TG__HQ_BAD, why, cap, "line %lld is not a record's JSON: %s", (long long)k + 1,
+                  err);
     }
-    js = json_object_get(o, "store");
-    jt = json_object_get(o, "terminal");
-    je = json_object_get(o, "epoch");
-    jq = json_object_get(o, "seq");
-    if (!json_is_string(js) || !json_is_string(jt) || !json_is_integer(je) ||
-        !json_is_integer(jq)) {
-      json_decref(o);
+    const tg__hq_member *je = &m[TG__HQ_M_EPOCH], *jq = &m[TG__HQ_M_SEQ];
+    if (m[TG__HQ_M_STORE].type != TG__HQ_STRING || m[TG__HQ_M_TERMINAL].type != TG__HQ_STRING ||
+        je->type != TG__HQ_INTEGER || jq->type != TG__HQ_INTEGER) {
       tg__hq_batch_free(out);
       return fail(TG__HQ_BAD, why, cap,
                   "line %lld lacks a string store and terminal or an integer epoch and seq",
                   (long long)k + 1);
     }
-    int64_t seq = json_integer_value(jq);
-    if (strcmp(json_string_value(js), key->store) != 0 ||
-        strcmp(json_string_value(jt), key->terminal) != 0)
+    int64_t seq = jq->integer;
+    if (!is_text(&m[TG__HQ_M_STORE], key->store) || !is_text(&m[TG__HQ_M_TERMINAL], key->terminal))
       note(&forbidden, TG__HQ_FORBIDDEN, "line %lld is a record of another store or terminal",
            (long long)k + 1);
     else if (k >= count)
       note(&range, TG__HQ_RANGE, "the body holds more than the key's %lld records",
            (long long)count);
-    else if (json_integer_value(je) != key->epoch)
+    else if (je->integer != key->epoch)
       note(&range, TG__HQ_RANGE, "line %lld is of epoch %lld, not the key's %lld", (long long)k + 1,
-           (long long)json_integer_value(je), (long long)key->epoch);
+           (long long)je->integer, (long long)key->epoch);
     else if (seq != key->from + k)
       note(&range, TG__HQ_RANGE, "line %lld has seq %lld where %lld belongs", (long long)k + 1,
            (long long)seq, (long long)(key->from + k));
@@ -223,9 +221,8 @@ int tg__hq_batch_parse(char *text, size_t n, const tg__hq_key *key, tg__hq_batch
       r->seq = seq;
       r->body = line;
       r->len = len;
-      check_content(o, r);
+      check_content(m, r);
     }
-    json_decref(o);
   }
   if (k < count)
     note(&range, TG__HQ_RANGE, "the body holds %lld records, the key %lld", (long long)k,

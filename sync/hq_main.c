@@ -494,64 +494,22 @@ static int next_line(reader *r, const char **line, size_t *len) {
   }
 }
 
-/* Identity of one line, by hand for the line shape 'tillgroup export' prints
- * ({"store":"S","terminal":"T","epoch":E,"seq":N,...}), else by jansson. The
- * batch parser checks it again either way. */
+/* Identity of one line: store, terminal, epoch and seq (into id->from). The
+ * batch parser checks the rest of the line. */
 static int line_identity(const char *z, size_t n, tg__hq_key *id) {
-  static const char *const keys[] = {"{\"store\":\"", "\",\"terminal\":\"",
-                                     "\",\"epoch\":", ",\"seq\":"};
-  const char *p = z, *end = z + n;
-  char *ids[2] = {id->store, id->terminal};
-  int64_t *nums[2] = {&id->epoch, &id->from};
-  int fast = 1;
-  for (int i = 0; i < 4 && fast; i++) {
-    size_t k = strlen(keys[i]);
-    if ((size_t)(end - p) < k || memcmp(p, keys[i], k) != 0) {
-      fast = 0;
-      break;
-    }
-    p += k;
-    if (i < 2) {
-      size_t m = 0;
-      while (p + m < end && m <= TG__SYNC_ID_MAX &&
-             ((p[m] >= 'A' && p[m] <= 'Z') || (p[m] >= '0' && p[m] <= '9')))
-        m++;
-      if (m == 0 || m > TG__SYNC_ID_MAX) {
-        fast = 0;
-        break;
-      }
-      memcpy(ids[i], p, m);
-      ids[i][m] = '\0';
-      p += m;
-    } else {
-      int64_t v = 0;
-      const char *q = p;
-      while (p < end && *p >= '0' && *p <= '9' && v < ((int64_t)1 << 54))
-        v = v * 10 + (*p++ - '0');
-      if (p == q || p == end || (*p != ',' && *p != '}')) {
-        fast = 0;
-        break;
-      }
-      *nums[i - 2] = v;
-    }
-  }
-  if (fast)
-    return 0;
-  json_t *o = json_loadb(z, n, 0, NULL);
-  const char *s, *t;
-  json_int_t e, q;
-  int rc =
-      json_unpack(o, "{s:s, s:s, s:I, s:I}", "store", &s, "terminal", &t, "epoch", &e, "seq", &q);
-  if (rc == 0 && (!valid_id(s) || !valid_id(t)))
-    rc = -1;
-  if (rc == 0) {
-    snprintf(id->store, sizeof id->store, "%s", s);
-    snprintf(id->terminal, sizeof id->terminal, "%s", t);
-    id->epoch = e;
-    id->from = q;
-  }
-  json_decref(o);
-  return rc;
+  tg__hq_member m[TG__HQ_MEMBERS];
+  if (tg__hq_line_read(z, n, m, NULL, 0) != 0)
+    return -1;
+  const tg__hq_member *s = &m[TG__HQ_M_STORE], *t = &m[TG__HQ_M_TERMINAL];
+  if (s->type != TG__HQ_STRING || t->type != TG__HQ_STRING || s->len > TG__SYNC_ID_MAX ||
+      t->len > TG__SYNC_ID_MAX || !valid_id(s->text) || !valid_id(t->text) ||
+      m[TG__HQ_M_EPOCH].type != TG__HQ_INTEGER || m[TG__HQ_M_SEQ].type != TG__HQ_INTEGER)
+    return -1;
+  memcpy(id->store, s->text, s->len + 1);
+  memcpy(id->terminal, t->text, t->len + 1);
+  id->epoch = m[TG__HQ_M_EPOCH].integer;
+  id->from = m[TG__HQ_M_SEQ].integer;
+  return 0;
 }
 
 /* What load has seen of one terminal and epoch, to count what it left held. */

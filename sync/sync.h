@@ -31,7 +31,9 @@
 /* ----- gzip (zlib) -------------------------------------------------------- */
 
 /*
- * Compresses in[0..n) as one gzip member (level 6). On 0, *out (malloc'd; the
+ * Compresses in[0..n) as one gzip member at level 1 (the terminal's
+ * compression is on the drain's critical path; level 6 costs a third of the
+ * rate for 60 bytes a sale record instead of 70). On 0, *out (malloc'd; the
  * caller frees it) holds *n_out bytes. Returns -1 only when memory runs out.
  * The same input always gives the same bytes (no name, no time in the header).
  */

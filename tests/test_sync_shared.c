@@ -44,7 +44,7 @@ static void gunzip_refuses_bombs_damage_and_trailing_bytes(void **state) {
   size_t n, n_out = 99;
   assert_non_null(zeros);
   assert_int_equal(tg__gzip(zeros, big, &z, &n), 0);
-  assert_true(n < big / 500); /* zeros compress about 1000:1 */
+  assert_true(n < big / 200); /* zeros compress 229:1 at level 1: past the 200:1 limit */
   /* over the ratio, over the absolute size, and just within both */
   assert_int_equal(tg__gunzip(z, n, big, 200, &out, &n_out), TG__GUNZIP_TOO_BIG);
   assert_null(out);
