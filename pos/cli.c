@@ -29,6 +29,9 @@ static const command commands[] = {
     {"member", tg__cmd_member, "show the member behind a member code"},
     {"enrol", tg__cmd_enrol, "enrol this terminal at head office (credential on stdin)"},
     {"sync", tg__cmd_sync, "send the outbox to head office and fetch its config bundle"},
+    {"devices", tg__cmd_devices, "USB receipt printers and barcode scanners plugged in"},
+    {"print", tg__cmd_print, "print a receipt, or the receipts waiting for the printer"},
+    {"drawer", tg__cmd_drawer, "open the cash drawer wired to the printer"},
     {"bench", tg__cmd_bench, "benchmarks: the ledger, the receipt encoder, the scan, the sync"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
@@ -64,6 +67,8 @@ int tg__cli_error(const char *cmd, int rc, const char *detail) {
   case TG_EHQAUTH:
   case TG_EHQ:
     return TG_EXIT_HQ;
+  case TG_EPRINTER:
+    return TG_EXIT_PRINTER;
   default:
     return TG_EXIT_REFUSED;
   }

@@ -12,6 +12,7 @@ static const char bundle_help[] =
     "older or other store's bundle is refused and the one in force stays.\n";
 static const char scan_help[] =
     "usage: tillgroup [--db PATH] scan CODE [--lang zh|en]\n"
+    "       tillgroup scan --listen [--scanner SPEC] ...  (tillgroup scan --listen --help)\n"
     "Says what a scanned code is -- a product barcode, a member, coupon or referral\n"
     "code, or a receipt's invite -- proving and judging it. Records nothing.\n"
     "On a refusal the cashier's sentence is printed and the exit code is 1.\n";
@@ -105,6 +106,9 @@ static int run_code(const char *cmd, const char *db, const char *text, const cha
 
 int tg__cmd_scan(int argc, char **argv, const char *db) {
   const char *lang = NULL, *uuid = NULL;
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--listen") == 0)
+      return tg__cmd_scan_listen(argc, argv);
   int code = code_options(argc, argv, "scan", scan_help, &lang, &uuid);
   if (code >= 0)
     return code;

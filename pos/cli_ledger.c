@@ -394,6 +394,9 @@ static void print_hq_status(const tg_status *st, const char *url, const char *tz
   if (st->dead_letters > 0)
     printf("dead      %lld record%s HQ would not count (kept in the dead_letter table)\n",
            (long long)st->dead_letters, st->dead_letters == 1 ? "" : "s");
+  if (st->print_waiting > 0)
+    printf("printer   %lld receipt%s waiting to print (tillgroup print)\n",
+           (long long)st->print_waiting, st->print_waiting == 1 ? "" : "s");
 }
 
 int tg__cmd_status(int argc, char **argv, const char *db) {
@@ -420,13 +423,13 @@ int tg__cmd_status(int argc, char **argv, const char *db) {
            "\"acked_through\":%lld,\"depth\":%lld,\"oldest_unsent_seq\":%lld,"
            "\"oldest_unsent_ms\":%lld,\"db_bytes\":%lld,\"enrolled\":%s,\"hq_url\":%s,"
            "\"last_sync_ms\":%lld,\"last_error_ms\":%lld,\"last_error\":%s,"
-           "\"dead_letters\":%lld}\n",
+           "\"dead_letters\":%lld,\"print_waiting\":%lld}\n",
            t->info.store_id, t->info.terminal_id, (long long)t->info.epoch,
            (long long)st.last_seq, (long long)st.acked_through, (long long)st.depth,
            (long long)st.oldest_unsent_seq, (long long)st.oldest_unsent_ms,
            (long long)st.db_bytes, st.enrolled ? "true" : "false", url_json,
            (long long)st.last_sync_ms, (long long)st.last_error_ms, error_json,
-           (long long)st.dead_letters);
+           (long long)st.dead_letters, (long long)st.print_waiting);
   } else {
     char when[64];
     printf("terminal  %s-%s  epoch %lld  %s  %s\n", t->info.store_id, t->info.terminal_id,

@@ -41,37 +41,15 @@ static int write_out(const char *path, const tg__buf *b) {
   return ok ? TG_EXIT_OK : tg__cli_error("receipt", TG_EIO, "could not write the output");
 }
 
-/* The URL of the invite the sale was given, under the bundle's URL prefix; NULL when none. */
-static int printed_invite(tg_terminal *t, const tg_receipt *r, char *url, size_t n,
-                          const char **out) {
-  const tg__bundle *b;
-  int rc = tg__bundle_current(t, &b);
-  *out = NULL;
-  if (rc != 0 || r->invite[0] == '\0' || b == NULL || !b->invites)
-    return rc;
-  if ((rc = tg__invite_url(b->invite_url, r->invite, url, n)) != 0)
-    return tg__fail(t, rc, "the invite's URL is longer than a receipt QR takes");
-  *out = url;
-  return 0;
-}
-
 /* The document of a committed receipt, with the terminal's settings. */
 static int ledger_doc(const char *db, const char *number, const tg__receipt_config *c,
                       const char *invite, int copy, tg__receipt_doc **doc) {
   tg_terminal *t;
-  tg_receipt *r = NULL;
-  char when[64], url[TG__QR_TEXT_MAX + 1];
   int code = tg__cli_open("receipt", db, &t), rc;
   if (code != 0)
     return code;
-  if ((rc = tg_receipt_load(t, number, &r)) == 0 && invite == NULL)
-    rc = printed_invite(t, r, url, sizeof url, &invite);
-  if (rc == 0)
-    rc = tg__receipt_doc_from_record(r, &t->info, c, tg__cli_time(r->time_ms, t->info.tz, when),
-                                     invite, copy, doc);
-  if (rc != 0)
+  if ((rc = tg__receipt_doc_load(t, number, c, invite, copy, doc)) != 0)
     code = tg__cli_error("receipt", rc, tg_last_detail(t));
-  tg_receipt_free(r);
   tg_terminal_close(t);
   return code;
 }

@@ -126,6 +126,8 @@ static const message messages[] = {
                       "Already syncing with head office: wait a moment."},
     [-TG_ECREDENTIAL] = {"登记凭证有误或输错：请核对后重新输入",
                          "Enrolment credential damaged or mistyped: enter again."},
+    [-TG_EPRINTER] = {"打印机暂不能打印：小票已保存，打印机恢复后打印",
+                      "Printer not ready: the receipt waits and prints later."},
 };
 
 static const message generic = {"出现未知问题：请叫主管",

@@ -58,6 +58,8 @@ int tg_status_get(tg_terminal *t, tg_status *out) {
   sqlite3_reset(st);
   if (rc != SQLITE_DONE)
     return tg__db_fail(t, rc, "could not count the dead letters");
+  if ((rc = tg__print_waiting(t, &out->print_waiting)) != 0)
+    return rc;
   rc = tg__hq_get(t, NULL, 0, &out->last_sync_ms, &out->last_error_ms, out->last_error,
                   sizeof out->last_error);
   if (rc < 0)

@@ -12,7 +12,7 @@
 #error "tillgroup needs a compiler with 128-bit integers for exact money arithmetic"
 #endif
 
-#define TG_SCHEMA_VERSION 3
+#define TG_SCHEMA_VERSION 4
 #define TG_APPLICATION_ID 0x54474c31 /* "TGL1" in the SQLite header */
 #define TG_DETAIL_MAX 256
 #define TG_DIGEST_LEN 16
@@ -65,7 +65,14 @@
   XX(DEAD_LETTER_COUNT, "SELECT count(*) FROM dead_letter")                               \
   XX(HQ_GET, "SELECT url, last_ok_ms, last_error_ms, last_error FROM hq WHERE id = 1")    \
   XX(HQ_ACKED, "UPDATE hq SET last_ok_ms = ?1 WHERE id = 1")                              \
-  XX(HQ_ERROR, "UPDATE hq SET last_error = ?1, last_error_ms = ?2 WHERE id = 1")
+  XX(HQ_ERROR, "UPDATE hq SET last_error = ?1, last_error_ms = ?2 WHERE id = 1")        \
+  XX(PRINT_ADD, "INSERT INTO print_job(receipt_no, copy, queued_ms) VALUES(?1, ?2, ?3)")  \
+  XX(PRINT_NEXT, "SELECT id, receipt_no, copy, started FROM print_job"                   \
+                 " WHERE printed_ms IS NULL ORDER BY id LIMIT 1")                        \
+  XX(PRINT_TRY, "UPDATE print_job SET started = ?2, attempts = attempts + 1,"            \
+                " last_error = ?3 WHERE id = ?1")                                        \
+  XX(PRINT_DONE, "UPDATE print_job SET printed_ms = ?2, last_error = NULL WHERE id = ?1") \
+  XX(PRINT_WAITING, "SELECT count(*) FROM print_job WHERE printed_ms IS NULL")
 
 typedef enum {
 #define TG__STMT_ENUM(name, sql) TG__ST_##name,
@@ -411,6 +418,13 @@ void tg__receipt_config_default(tg__receipt_config *c, int paper_mm);
  * line N: [section] key = value: use ..." in why, and *c holds the defaults. */
 int tg__receipt_config_load(const char *path, tg__receipt_config *c, char *why, size_t why_len);
 
+/* ----- print.c ----- */
+/* The number of receipts waiting for a printer. */
+int tg__print_waiting(tg_terminal *t, int64_t *n);
+/* The ESC/POS bytes of this till's receipt n as it prints now under c, marked COPY when copy. */
+int tg__print_render(tg_terminal *t, int64_t n, const tg__receipt_config *c, int copy,
+                     tg__buf *out);
+
 /* ----- receipt_doc.c: what a receipt shows, as a document to render ----- */
 typedef struct tg__receipt_doc tg__receipt_doc;
 /* Builds the document of committed receipt r: header, receipt number, time
@@ -426,6 +440,13 @@ int tg__receipt_doc_from_record(const tg_receipt *r, const tg_terminal_info *inf
  * TG_EINVAL and a one-line reason in why. */
 int tg__receipt_doc_from_json(const char *json, size_t n, tg__receipt_doc **out, tg__profile *p,
                               char *why, size_t why_len);
+/* 1 when receipts print in Chinese: [receipt] lang, else a store in CNY. */
+int tg__receipt_zh(const tg__receipt_config *c, const tg_terminal_info *info);
+/* The document of committed receipt ("STORE-TERMINAL-N") as it prints: its
+ * time in the store's zone, the invite the sale was given (or invite when not
+ * NULL), COPY when copy. TG_ENORECEIPT, TG_ENOMEM or 0. */
+int tg__receipt_doc_load(tg_terminal *t, const char *receipt, const tg__receipt_config *c,
+                         const char *invite, int copy, tg__receipt_doc **out);
 /* The document to hand to tg__render_*(); valid until the doc is freed. */
 const tg__doc *tg__receipt_doc_get(const tg__receipt_doc *d);
 /* Frees a document. Accepts NULL. */
@@ -446,7 +467,8 @@ enum {
   TG_EXIT_REFUSED = 1,
   TG_EXIT_USAGE = 2,
   TG_EXIT_STORAGE = 3,
-  TG_EXIT_HQ = 4 /* head office unreachable or refusing (enrol again, call support) */
+  TG_EXIT_HQ = 4, /* head office unreachable or refusing (enrol again, call support) */
+  TG_EXIT_PRINTER = 5 /* the printer cannot print now: receipts wait for it */
 };
 /* Prints "tillgroup CMD: DETAIL (TG_NAME)" on stderr; returns the exit code for rc. */
 int tg__cli_error(const char *cmd, int rc, const char *detail);
@@ -474,6 +496,11 @@ int tg__cmd_coupon(int argc, char **argv, const char *db);
 int tg__cmd_member(int argc, char **argv, const char *db);
 int tg__cmd_enrol(int argc, char **argv, const char *db);
 int tg__cmd_sync(int argc, char **argv, const char *db);
+int tg__cmd_devices(int argc, char **argv, const char *db);
+int tg__cmd_print(int argc, char **argv, const char *db);
+int tg__cmd_drawer(int argc, char **argv, const char *db);
+/* scan --listen: argv[0] is "scan"; needs no database. */
+int tg__cmd_scan_listen(int argc, char **argv);
 /* bench_clock.c: what every benchmark measures with. */
 /* A monotonic clock in milliseconds. */
 double tg__bench_now_ms(void);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pos.h"
+#include "community.h"
 
 #define META_MAX 8
 #define ROWS_MAX 16
@@ -142,11 +143,15 @@ static void add_coupon(tg__receipt_doc *d, const tg_receipt *r, const tg_termina
   c->expires = keep(d, text);
 }
 
+int tg__receipt_zh(const tg__receipt_config *c, const tg_terminal_info *info) {
+  return c->lang[0] ? strcmp(c->lang, "zh") == 0 : strcmp(info->currency, "CNY") == 0;
+}
+
 int tg__receipt_doc_from_record(const tg_receipt *r, const tg_terminal_info *info,
                                 const tg__receipt_config *c, const char *time_text,
                                 const char *invite_url, int copy, tg__receipt_doc **out) {
   tg__receipt_doc *d = doc_new();
-  int zh = c->lang[0] ? strcmp(c->lang, "zh") == 0 : strcmp(info->currency, "CNY") == 0;
+  int zh = tg__receipt_zh(c, info);
   int x = info->currency_exponent, refund = r->kind == TG_RECORD_REFUND;
   char buf[TG_MONEY_BUF + 64];
   tg__doc *doc;
@@ -508,4 +513,36 @@ int tg__receipt_doc_from_json(const char *json, size_t n, tg__receipt_doc **out,
   }
   *out = g.d;
   return 0;
+}
+
+/* The URL of the invite the sale was given, under the bundle's URL prefix; NULL when none. */
+static int printed_invite(tg_terminal *t, const tg_receipt *r, char *url, size_t n,
+                          const char **out) {
+  const tg__bundle *b;
+  int rc = tg__bundle_current(t, &b);
+  *out = NULL;
+  if (rc != 0 || r->invite[0] == '\0' || b == NULL || !b->invites)
+    return rc;
+  if ((rc = tg__invite_url(b->invite_url, r->invite, url, n)) != 0)
+    return tg__fail(t, rc, "the invite's URL is longer than a receipt QR takes");
+  *out = url;
+  return 0;
+}
+
+int tg__receipt_doc_load(tg_terminal *t, const char *receipt, const tg__receipt_config *c,
+                         const char *invite, int copy, tg__receipt_doc **out) {
+  tg_receipt *r = NULL;
+  char when[64], url[TG__QR_TEXT_MAX + 1];
+  int rc = tg_receipt_load(t, receipt, &r);
+  *out = NULL;
+  if (rc == 0 && invite == NULL)
+    rc = printed_invite(t, r, url, sizeof url, &invite);
+  if (rc == 0) {
+    tg__time_format(r->time_ms, t->info.tz, "%Y-%m-%d %H:%M:%S", when, sizeof when);
+    rc = tg__receipt_doc_from_record(r, &t->info, c, when, invite, copy, out);
+    if (rc != 0)
+      rc = tg__fail(t, rc, "out of memory building the receipt");
+  }
+  tg_receipt_free(r);
+  return rc;
 }

@@ -93,6 +93,13 @@ static const char *const migrations[TG_SCHEMA_VERSION] = {
      * kept, shown by 'tillgroup status', never sent again once acknowledged. */
     "CREATE TABLE dead_letter(seq INTEGER PRIMARY KEY, status TEXT NOT NULL,"
     " reason TEXT NOT NULL, time_ms INTEGER NOT NULL);",
+    /* 3 -> 4: receipts to print. A job waits until a printer took all of it;
+     * started says bytes of it reached a printer before, so it prints as a COPY. */
+    "CREATE TABLE print_job(id INTEGER PRIMARY KEY, receipt_no INTEGER NOT NULL,"
+    " copy INTEGER NOT NULL, started INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, queued_ms INTEGER NOT NULL,"
+    " printed_ms INTEGER);"
+    "CREATE INDEX print_job_waiting ON print_job(id) WHERE printed_ms IS NULL;",
 };
 
 static const char *const stmt_sql[TG__ST_COUNT] = {

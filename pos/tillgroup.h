@@ -77,7 +77,8 @@ extern "C" {
   XX(EHQAUTH, -54, "head office refused this till's credential: enrol it again")  \
   XX(EHQ, -55, "head office refused the upload: call support with the detail")    \
   XX(ESYNCING, -56, "another sync is already running for this till")             \
-  XX(ECREDENTIAL, -57, "enrolment credential is damaged or mistyped")
+  XX(ECREDENTIAL, -57, "enrolment credential is damaged or mistyped")                 \
+  XX(EPRINTER, -58, "the printer cannot print now: the receipt waits and prints when it is back")
 
 typedef enum {
   TG_OK = 0,
@@ -360,10 +361,48 @@ typedef struct {
   int64_t last_sync_ms;     /* last upload HQ acknowledged, UTC ms; 0 never */
   int64_t last_error_ms;    /* last failed exchange with HQ, UTC ms; 0 none */
   char last_error[160];     /* its one-line reason, "" none */
+  int64_t print_waiting;    /* receipts waiting for the printer */
 } tg_status;
 
 /* Fills *out with the outbox queue's state and the database's size on disk. */
 TG_EXTERN int tg_status_get(tg_terminal *t, tg_status *out);
+
+/* ----- Printing -------------------------------------------------------- */
+
+typedef struct {
+  const char *printer; /* "usb" (NULL: the first receipt printer), "usb:VVVV:PPPP",
+                          "tcp://HOST[:PORT]" (raw, port 9100) or "file:PATH" */
+  const char *config;  /* INI file with [printer] and [receipt]; NULL: $TILLGROUP_CONFIG,
+                          else the embedded defaults (58 mm, GB18030) */
+  int timeout_ms;      /* bounds connecting, each write and each status read; 0: 5000 */
+} tg_print_options;
+
+typedef struct {
+  int printed;       /* receipts this call printed */
+  int64_t waiting;   /* receipts still waiting for the printer */
+  char printer[96];  /* the printer used, as "usb:04b8:0202"; "" when none was opened */
+} tg_print_result;
+
+/*
+ * Queues committed receipt ("STORE-TERMINAL-N") for printing, marked
+ * COPY/补打 when copy. The job is stored durably before this returns; nothing
+ * is sent until tg_print_pending(). *job (may be NULL) gets its id.
+ * TG_ENORECEIPT for a receipt this till did not print.
+ */
+TG_EXTERN int tg_print_enqueue(tg_terminal *t, const char *receipt, int copy, int64_t *job);
+/*
+ * Prints the waiting receipts, oldest first, on the printer o names (o may be
+ * NULL). A printer that can report its status is asked before and after each
+ * receipt: paper out, cover open, a jammed cutter or offline leave it
+ * waiting. A receipt of which some bytes reached the printer (unplugged,
+ * timed out, paper ran out mid-way) waits and prints again marked COPY.
+ * Returns 0 when nothing waits; TG_EPRINTER, with what the cashier must do in
+ * tg_last_detail(), when receipts still wait (sales are never affected);
+ * TG_EINVAL for a malformed printer name or configuration.
+ */
+TG_EXTERN int tg_print_pending(tg_terminal *t, const tg_print_options *o, tg_print_result *out);
+/* Opens the cash drawer wired to the printer o names (ESC p, pin 2). TG_EPRINTER when it cannot. */
+TG_EXTERN int tg_drawer_open(tg_terminal *t, const tg_print_options *o);
 
 /*
  * Calls fn for each outbox record with seq > after_seq in seq order, at most
