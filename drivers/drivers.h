@@ -44,9 +44,6 @@ typedef struct {
   int paper_end;       /* n=4 bits 5-6 */
 } tg__status;
 
-/* The DLE EOT requests, n 1..4, as sent to the printer. */
-#define TG__DLE_EOT(n) "\x10\x04" #n
-
 /*
  * Reads the byte a printer answered to DLE EOT n (1..4) into st. Returns 0,
  * or TG__DRV_BAD when n is out of range or the byte's fixed bits (0 and 7
@@ -103,6 +100,7 @@ typedef struct {
   size_t n_part;
   int overflow;          /* more than TG__SCAN_MAX bytes came: drop at the terminator */
   int unmapped;          /* a key with no printable US-ASCII meaning came: drop at the terminator */
+  int crowded;           /* a second terminator came in the report that ended a scan: drop */
   unsigned char keys[6]; /* the keys held in the previous report */
   int64_t last_ms;       /* when the last key came */
   int tab;               /* scans end at Tab, else at Enter (either Enter key) */
@@ -120,6 +118,9 @@ void tg__hid_scan_init(tg__hid_scan *s, int tab, int gap_ms);
  * one); 0 while one is being typed; -1 when a scan was dropped (longer than
  * TG__SCAN_MAX, or a key that is not a printable character) or a pause
  * longer than gap_ms cut one short, with why saying which and how long.
+ * A report gives one outcome: keys after the one that ended a scan begin the
+ * next, and should a second terminator come in that same report, that next
+ * scan is dropped at its end (why says so) rather than replace the first.
  */
 int tg__hid_scan_feed(tg__hid_scan *s, const unsigned char report[8], int64_t now_ms, char *why,
                       size_t cap);
@@ -142,9 +143,11 @@ int tg__scanner_open(const char *spec, int tab, int gap_ms, tg__scanner **out, c
 /*
  * Waits up to timeout_ms for the next complete scan and copies it into
  * out (cap >= TG__SCAN_MAX + 1, NUL-terminated). Returns 1 with a scan,
- * 0 on timeout, -1 for a dropped scan (why says why; keep reading), or a
- * TG__DRV_* error (TG__DRV_NODEV when unplugged: close and open again).
+ * 0 on timeout, TG__SCAN_DROPPED for a dropped scan (why says why; keep
+ * reading), or a negative TG__DRV_* error (TG__DRV_NODEV when unplugged or
+ * at the end of standard input: close and open again).
  */
+#define TG__SCAN_DROPPED 2
 int tg__scanner_read(tg__scanner *s, int timeout_ms, char *out, size_t cap, char *why,
                      size_t why_cap);
 /* Releases the device. Accepts NULL. */

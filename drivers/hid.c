@@ -42,6 +42,7 @@ static void restart(tg__hid_scan *s) {
   s->n_part = 0;
   s->overflow = 0;
   s->unmapped = 0;
+  s->crowded = 0;
 }
 
 void tg__hid_scan_init(tg__hid_scan *s, int tab, int gap_ms) {
@@ -50,20 +51,17 @@ void tg__hid_scan_init(tg__hid_scan *s, int tab, int gap_ms) {
   s->gap_ms = gap_ms;
 }
 
-static int typing(const tg__hid_scan *s) { return s->n_part > 0 || s->overflow || s->unmapped; }
-
-int tg__hid_scan_idle(tg__hid_scan *s, int64_t now_ms, char *why, size_t cap) {
-  if (!typing(s) || now_ms - s->last_ms <= s->gap_ms)
-    return 0;
-  size_t n = s->n_part;
-  restart(s);
-  return say(why, cap, "a scan stopped after %zu characters and was dropped: scan it again", n);
+static int typing(const tg__hid_scan *s) {
+  return s->n_part > 0 || s->overflow || s->unmapped || s->crowded;
 }
 
 /* Ends the scan being typed; 1 when it is kept as s->text, -1 when dropped, 0 when empty. */
 static int finish(tg__hid_scan *s, char *why, size_t cap) {
   int rc = 0;
-  if (s->overflow)
+  if (s->crowded)
+    rc = say(why, cap, "two scans came in one keyboard report and the second was dropped: "
+                       "scan it again");
+  else if (s->overflow)
     rc = say(why, cap, "a scan longer than %d characters was dropped", TG__SCAN_MAX);
   else if (s->unmapped)
     rc = say(why, cap, "a scan with a key that is not a printable character was dropped: "
@@ -76,6 +74,16 @@ static int finish(tg__hid_scan *s, char *why, size_t cap) {
   }
   restart(s);
   return rc;
+}
+
+int tg__hid_scan_idle(tg__hid_scan *s, int64_t now_ms, char *why, size_t cap) {
+  if (!typing(s) || now_ms - s->last_ms <= s->gap_ms)
+    return 0;
+  if (s->crowded || s->overflow || s->unmapped)
+    return finish(s, why, cap); /* dropped anyway: say the first reason */
+  size_t n = s->n_part;
+  restart(s);
+  return say(why, cap, "a scan stopped after %zu characters and was dropped: scan it again", n);
 }
 
 int tg__hid_scan_feed(tg__hid_scan *s, const unsigned char report[8], int64_t now_ms, char *why,
@@ -92,9 +100,10 @@ int tg__hid_scan_feed(tg__hid_scan *s, const unsigned char report[8], int64_t no
       rc = -1;
     s->last_ms = now_ms;
     if (s->tab ? k == KEY_TAB : (k == KEY_ENTER || k == KEYPAD_ENTER)) {
-      int done = finish(s, why, cap);
-      if (done != 0)
-        rc = done;
+      if (rc != 0)
+        s->crowded = 1; /* this report already has its outcome: the next scan goes */
+      else
+        rc = finish(s, why, cap);
       continue;
     }
     char c = tg__hid_ascii(k, shift);

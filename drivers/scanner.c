@@ -54,14 +54,16 @@ int tg__scanner_open(const char *spec, int tab, int gap_ms, tg__scanner **out, c
   return TG__DRV_OK;
 }
 
-/* Ends the stdin line: 1 with it in out, -1 dropped, 0 empty. */
+/* Ends the stdin line: 1 with it in out, TG__SCAN_DROPPED, or 0 when empty. */
 static int end_line(tg__scanner *s, char *out, size_t cap, char *why, size_t why_cap) {
   int rc = 0;
-  if (s->overflow)
-    rc = -1, snprintf(why, why_cap, "a scan longer than %d characters was dropped", TG__SCAN_MAX);
-  else if (s->unprintable)
-    rc = -1, snprintf(why, why_cap, "a scan with a character that is not printable was dropped");
-  else if (s->n_line > 0 && s->n_line < cap) {
+  if (s->overflow) {
+    rc = TG__SCAN_DROPPED;
+    snprintf(why, why_cap, "a scan longer than %d characters was dropped", TG__SCAN_MAX);
+  } else if (s->unprintable) {
+    rc = TG__SCAN_DROPPED;
+    snprintf(why, why_cap, "a scan with a character that is not printable was dropped");
+  } else if (s->n_line > 0 && s->n_line < cap) {
     memcpy(out, s->line, s->n_line);
     out[s->n_line] = '\0';
     rc = 1;
@@ -124,13 +126,15 @@ int tg__scanner_read(tg__scanner *s, int timeout_ms, char *out, size_t cap, char
     int done = got >= REPORT_LEN ? tg__hid_scan_feed(&s->hid, report, now_ms(), why, why_cap)
                                  : tg__hid_scan_idle(&s->hid, now_ms(), why, why_cap);
     if (done == 1) {
-      if (s->hid.n >= cap)
-        return -1;
+      if (s->hid.n >= cap) {
+        snprintf(why, why_cap, "a scan of %zu characters did not fit the caller's buffer", s->hid.n);
+        return TG__SCAN_DROPPED;
+      }
       memcpy(out, s->hid.text, s->hid.n + 1);
       return 1;
     }
     if (done < 0)
-      return -1;
+      return TG__SCAN_DROPPED;
     if (now_ms() >= deadline)
       return 0;
   }

@@ -243,7 +243,7 @@ int tg__cmd_scan_listen(int argc, char **argv) {
       if (rc == 1) {
         printf("%s\n", scan);
         seen++;
-      } else if (rc == -1) {
+      } else if (rc == TG__SCAN_DROPPED) {
         fprintf(stderr, "tillgroup scan: %s\n", why);
       } else if (rc < 0) {
         fprintf(stderr, "tillgroup scan: %s\n", why);

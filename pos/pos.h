@@ -69,7 +69,7 @@
   XX(PRINT_ADD, "INSERT INTO print_job(receipt_no, copy, queued_ms) VALUES(?1, ?2, ?3)")  \
   XX(PRINT_NEXT, "SELECT id, receipt_no, copy, started FROM print_job"                   \
                  " WHERE printed_ms IS NULL ORDER BY id LIMIT 1")                        \
-  XX(PRINT_TRY, "UPDATE print_job SET started = ?2, attempts = attempts + 1,"            \
+  XX(PRINT_TRY, "UPDATE print_job SET started = ?2, attempts = attempts + ?4,"           \
                 " last_error = ?3 WHERE id = ?1")                                        \
   XX(PRINT_DONE, "UPDATE print_job SET printed_ms = ?2, last_error = NULL WHERE id = ?1") \
   XX(PRINT_WAITING, "SELECT count(*) FROM print_job WHERE printed_ms IS NULL")

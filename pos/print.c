@@ -107,13 +107,17 @@ static int next_job(tg_terminal *t, int64_t *id, int64_t *receipt_no, int *copy,
   return rc == SQLITE_DONE ? 0 : tg__db_fail(t, rc, "could not read the print queue");
 }
 
-/* Records an attempt at job: whether bytes of it have reached a printer, and why it failed. */
-static int mark_try(tg_terminal *t, int64_t id, int started, const char *error) {
+/*
+ * Records what became of a try at job: whether bytes of it have reached a
+ * printer, and why it failed (NULL: not yet known); new_try counts the try.
+ */
+static int mark_try(tg_terminal *t, int64_t id, int started, const char *error, int new_try) {
   sqlite3_stmt *st = tg__stmt(t, TG__ST_PRINT_TRY);
   if (st == NULL)
     return tg__from_sqlite(sqlite3_errcode(t->db));
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_int(st, 2, started);
+  sqlite3_bind_int(st, 4, new_try);
   if (error != NULL)
     sqlite3_bind_text(st, 3, error, -1, SQLITE_TRANSIENT);
   else
@@ -130,11 +134,14 @@ static int mark_done(tg_terminal *t, int64_t id) {
   return tg__step_done(t, st, "could not record the printed receipt");
 }
 
-/* Leaves job waiting with the detail as its reason; TG_EPRINTER, or a storage error. */
-static int held(tg_terminal *t, int64_t id, int started) {
+/*
+ * Leaves job waiting with the detail as its reason; TG_EPRINTER, or a storage
+ * error. new_try: the try was not counted yet (it stopped before any byte).
+ */
+static int held(tg_terminal *t, int64_t id, int started, int new_try) {
   char why[TG_DETAIL_MAX];
   snprintf(why, sizeof why, "%s", tg_last_detail(t));
-  int rc = mark_try(t, id, started, why);
+  int rc = mark_try(t, id, started, why, new_try);
   return rc != 0 ? rc : tg__fail(t, TG_EPRINTER, "%s", why);
 }
 
@@ -165,17 +172,17 @@ static int print_job(tg_terminal *t, tg__printer *p, const tg__receipt_config *c
   if ((rc = tg__print_render(t, n, c, copy || started, &buf)) != 0)
     return rc;
   if ((rc = ready(t, p, zh)) != 0) {
-    rc = held(t, id, started);
+    rc = held(t, id, started, 1);
     goto done;
   }
-  if ((rc = mark_try(t, id, 1, NULL)) != 0)
+  if ((rc = mark_try(t, id, 1, NULL, 1)) != 0)
     goto done;
   int drv = tg__printer_write(p, buf.p, buf.n, &sent, why, sizeof why);
   if (drv != TG__DRV_OK) {
     tg__fail(t, TG_EPRINTER, "%s", why);
-    rc = held(t, id, started || sent > 0);
+    rc = held(t, id, started || sent > 0, 0);
   } else if ((rc = ready(t, p, zh)) != 0) { /* paper ran out or the cover opened mid-job */
-    rc = held(t, id, 1);
+    rc = held(t, id, 1, 0);
   } else {
     rc = mark_done(t, id);
   }
@@ -187,12 +194,12 @@ done:
 int tg_print_pending(tg_terminal *t, const tg_print_options *o, tg_print_result *out) {
   tg__receipt_config c;
   tg__printer *p = NULL;
-  int64_t id, n;
+  int64_t id = 0, n;
   int copy, started, rc;
   memset(out, 0, sizeof *out);
-  if ((rc = print_config(t, o, &c)) != 0 || (rc = next_job(t, &id, &n, &copy, &started)) != 0)
-    return rc;
-  if (id != 0 && (rc = open_printer(t, o, &p)) == 0)
+  rc = print_config(t, o, &c);
+  if (rc == 0 && (rc = next_job(t, &id, &n, &copy, &started)) == 0 && id != 0 &&
+      (rc = open_printer(t, o, &p)) == 0)
     snprintf(out->printer, sizeof out->printer, "%s", tg__printer_spec(p));
   while (rc == 0 && id != 0) {
     if ((rc = print_job(t, p, &c, id, n, copy, started)) == 0) {

@@ -398,7 +398,8 @@ TG_EXTERN int tg_print_enqueue(tg_terminal *t, const char *receipt, int copy, in
  * timed out, paper ran out mid-way) waits and prints again marked COPY.
  * Returns 0 when nothing waits; TG_EPRINTER, with what the cashier must do in
  * tg_last_detail(), when receipts still wait (sales are never affected);
- * TG_EINVAL for a malformed printer name or configuration.
+ * TG_EINVAL for a malformed printer name or configuration file, TG_ENOENT
+ * when that file is missing. out->waiting is filled in every case.
  */
 TG_EXTERN int tg_print_pending(tg_terminal *t, const tg_print_options *o, tg_print_result *out);
 /* Opens the cash drawer wired to the printer o names (ESC p, pin 2). TG_EPRINTER when it cannot. */

@@ -30,7 +30,7 @@ expect_exit() {
 sale='{"uuid":"11111111-2222-4333-8444-555555555555","lines":[{"sku":"6901","name":"有机全脂牛奶 1L","qty":2,"unit_price":1290},{"sku":"2001","name":"苹果","qty_milli":2500,"unit_price":798,"discount":50}],"order_discount":100,"tenders":[{"kind":"cash","amount":5000}]}'
 
 check "--help" sh -c "$TG --help | grep -q 'usage: tillgroup'"
-for c in init sale show refund status export receipt bench bundle scan coupon member enrol sync; do
+for c in init sale show refund status export receipt bench bundle scan coupon member enrol sync devices print drawer; do
   check "$c --help" sh -c "$TG $c --help | grep -q 'usage: tillgroup'"
 done
 check "--version" sh -c "$TG --version | grep -q 'schema'"
@@ -52,6 +52,14 @@ expect_exit "a short payment is refused" 1 "TG_ESHORT" sh -c "echo '$sale' | sed
 expect_exit "more than 1 MiB on stdin is refused" 1 "TG_EJSON" sh -c "head -c 1048600 /dev/zero | tr '\\0' ' ' | $TG sale"
 check "sale --void records a void" sh -c "echo '$sale' | sed 's/11111111-2222/31111111-2222/' | $TG sale --void | grep -qx voided"
 
+check "print to a file printer: the receipt's exact ESC/POS bytes" sh -c "$TG print S1-T1-1 --printer file:$dir/lp0 | grep -qx 'printed 1 receipt on file:$dir/lp0' && $TG receipt S1-T1-1 --format escpos | cmp -s - $dir/lp0"
+expect_exit "print refuses a malformed printer" 1 "TG_EINVAL" "$TG" print S1-T1-1 --printer lpt1
+check "a refused printer left the receipt waiting" sh -c "$TG status --json | jq -e '.print_waiting == 1'"
+check "an unreachable printer: exit 5 and the receipt waits" sh -c "$TG print --printer tcp://127.0.0.1:1 --timeout 500 | grep -q '^1 receipt waiting: '; test \$? -eq 0 && { $TG print --printer tcp://127.0.0.1:1 --timeout 500 >/dev/null; test \$? -eq 5; }"
+check "it prints once the printer is there" sh -c "$TG print --printer file:$dir/lp1 && $TG status --json | jq -e '.print_waiting == 0' && test -s $dir/lp1"
+check "drawer kick to a file printer is ESC p 0 25 250" sh -c "$TG drawer --printer file:$dir/drawer && printf '\\033p\\000\\031\\372' | cmp -s - $dir/drawer"
+check "scan --listen --scanner stdin prints each scan" sh -c "printf 'ABC\\n4006381333931\\n' | timeout 10 $TG scan --listen --scanner stdin | tr '\\n' , | grep -qx 'ABC,4006381333931,'"
+expect_exit "scan --listen refuses an unknown scanner" 2 "usb, usb:VVVV:PPPP or stdin" "$TG" scan --listen --scanner com1
 check "show" sh -c "$TG show S1-T1-1 | grep -q '44.25 CNY'"
 check "show --json" sh -c "$TG show S1-T1-1 --json | jq -e '.lines[1].amount == 1903'"
 expect_exit "show of an unknown receipt" 1 "TG_ENORECEIPT" "$TG" show S1-T1-99

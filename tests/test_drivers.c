@@ -204,6 +204,15 @@ static void bad_scans_are_dropped_with_a_reason(void **state) {
   assert_non_null(strstr(why, "longer than 4096"));
   assert_int_equal(type(&s, "OK", ENTER, &now, why), 1);
   assert_string_equal(s.text, "OK");
+  /* two scans in one report: the first is kept, the second dropped with its reason */
+  static const unsigned char two[8] = {0, 0, 0x1E, ENTER, 0x1F, 0x58};
+  assert_int_equal(tg__hid_scan_feed(&s, two, now += 2, why, sizeof why), 1);
+  assert_string_equal(s.text, "1");
+  assert_int_equal(tg__hid_scan_idle(&s, now + 101, why, sizeof why), -1);
+  assert_non_null(strstr(why, "two scans came in one keyboard report"));
+  assert_string_equal(s.text, "1");
+  assert_int_equal(type(&s, "3", ENTER, &now, why), 1); /* and the next one is whole */
+  assert_string_equal(s.text, "3");
 }
 
 static void printer_specs_are_checked(void **state) {
