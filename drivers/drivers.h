@@ -136,14 +136,18 @@ typedef struct tg__scanner tg__scanner;
  * not a receipt printer), "usb:VVVV:PPPP", or "stdin" (a scanner that stays a
  * keyboard: lines on standard input). The USB interface's kernel driver
  * (usbhid) is detached and the interface claimed. Ends scans at Tab when tab,
- * else Enter; gap_ms cuts a scan whose keys pause longer (0: 100 ms).
+ * else Enter; gap_ms cuts a scan whose keys pause longer (0: 100 ms). On USB
+ * the pause is measured over the time spent waiting in tg__scanner_read, so
+ * a caller busy elsewhere between reads never cuts a scan the scanner sent
+ * in full: the reports wait in the device.
  */
 int tg__scanner_open(const char *spec, int tab, int gap_ms, tg__scanner **out, char *why,
                      size_t cap);
 /*
  * Waits up to timeout_ms for the next complete scan and copies it into
  * out (cap >= TG__SCAN_MAX + 1, NUL-terminated). Returns 1 with a scan,
- * 0 on timeout, TG__SCAN_DROPPED for a dropped scan (why says why; keep
+ * 0 on timeout (a long scan may still be coming in: the next read goes on
+ * with it), TG__SCAN_DROPPED for a dropped scan (why says why; keep
  * reading), or a negative TG__DRV_* error (TG__DRV_NODEV when unplugged or
  * at the end of standard input: close and open again).
  */

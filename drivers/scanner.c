@@ -15,6 +15,7 @@
 struct tg__scanner {
   tg__usb_handle *usb; /* NULL: lines on stdin */
   tg__hid_scan hid;    /* USB: the scan being typed */
+  int64_t listened_ms; /* USB: time spent waiting on the scanner, the clock gaps are measured on */
   char line[TG__SCAN_MAX]; /* stdin: the line being read */
   size_t n_line;
   int overflow, unprintable;
@@ -118,13 +119,15 @@ int tg__scanner_read(tg__scanner *s, int timeout_ms, char *out, size_t cap, char
     size_t got;
     int64_t left = deadline - now_ms();
     int wait = (int)(left < s->hid.gap_ms ? left : s->hid.gap_ms);
+    int64_t start = now_ms();
     int rc = tg__usb_read(s->usb, report, sizeof report, wait > 0 ? wait : 1, &got, why, why_cap);
+    s->listened_ms += now_ms() - start;
     if (rc == TG__DRV_TIMEOUT)
       got = 0;
     else if (rc != TG__DRV_OK)
       return rc;
-    int done = got >= REPORT_LEN ? tg__hid_scan_feed(&s->hid, report, now_ms(), why, why_cap)
-                                 : tg__hid_scan_idle(&s->hid, now_ms(), why, why_cap);
+    int done = got >= REPORT_LEN ? tg__hid_scan_feed(&s->hid, report, s->listened_ms, why, why_cap)
+                                 : tg__hid_scan_idle(&s->hid, s->listened_ms, why, why_cap);
     if (done == 1) {
       if (s->hid.n >= cap) {
         snprintf(why, why_cap, "a scan of %zu characters did not fit the caller's buffer", s->hid.n);
