@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sync.h"
 
@@ -146,6 +147,14 @@ typedef struct {
   int64_t dead_letters;   /* of every epoch */
 } tg__hq_terminal;
 
+/* One stored record as reports read it; the strings live until the callback returns. */
+typedef struct {
+  const char *store, *terminal, *kind;
+  int64_t epoch, seq, time_ms, total;
+  const char *body; /* the record's exact JSON bytes, len of them, not NUL-terminated */
+  size_t len;
+} tg__hq_stored;
+
 /* One back end: each function returns a tg__hq_rc and writes a reason into why. */
 typedef struct {
   const char *name; /* "sqlite", "postgresql" */
@@ -191,6 +200,13 @@ typedef struct {
   /* Calls fn for each enrolled terminal, ordered by store and terminal. */
   int (*terminals)(tg__hq_db *db, void (*fn)(void *ctx, const tg__hq_terminal *t), void *ctx,
                    char *why, size_t cap);
+  /*
+   * Calls fn for each stored record (not the dead letters) with
+   * from_ms <= time_ms < to_ms, ordered by time, streaming: memory does not
+   * grow with the number of records.
+   */
+  int (*records)(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
+                 void (*fn)(void *ctx, const tg__hq_stored *r), void *ctx, char *why, size_t cap);
 } tg__hq_backend;
 
 extern const tg__hq_backend tg__hq_sqlite;   /* hq_sqlite.c: "sqlite:PATH" */
@@ -216,6 +232,56 @@ void tg__hq_rejected_set(tg__sync_rejected *r, int64_t seq, const char *status,
                          const char *reason);
 /* The wall clock, UTC milliseconds: when HQ received or published something. */
 int64_t tg__hq_now_ms(void);
+
+/* ----- Reports (hq_report.c builds; hq_report_html.c, hq_report_csv.c render) */
+
+#define TG__HQ_REPORT_DAYS_MAX 366 /* the longest period one report covers */
+
+/* One row of a report table: a key of up to three parts and its figures. */
+typedef struct {
+  char key[3][48];
+  char currency[4]; /* of the money figures; "" when the row has none */
+  int64_t v[3];
+} tg__hq_report_row;
+
+/* Rows found by key through a hash index; sorted by key once the report is built. */
+typedef struct {
+  tg__hq_report_row *rows;
+  int n, cap;
+  int *slots; /* row index + 1, 0 empty; cap * 2 of them */
+} tg__hq_report_table;
+
+typedef struct {
+  char from[11], to[11], tz[64]; /* the period: store-local days, inclusive */
+  int64_t from_ms, to_ms, made_ms;
+  int64_t records, unreadable; /* records read; those whose JSON could not be read */
+  tg__hq_report_table days;    /* store, day: sales, refunds, net minor units (sales - refunds) */
+  tg__hq_report_table invites; /* store, guide ("" none): invites printed, joined */
+  tg__hq_report_table coupons; /* campaign: coupons issued, redeemed */
+  /* repurchase: customers known by member id, those with 2+ sales in the period */
+  int64_t members, members_repeat;
+  /* anonymous buyers, followed by the coupon their sale issued: issued, redeemed in the period */
+  int64_t anon_issued, anon_redeemed;
+  tg__hq_terminal *terminals; /* sync health, ordered by store and terminal */
+  int n_terminals;
+} tg__hq_report;
+
+/*
+ * Reads every record of the store-local days from..to (YYYY-MM-DD, at most
+ * TG__HQ_REPORT_DAYS_MAX days) in time zone tz (an IANA name such as
+ * Asia/Shanghai) and the terminals' sync state from db, and fills *out.
+ * Money is summed per store in the store's currency; nothing is converted.
+ * Returns TG__HQ_OK, TG__HQ_BAD for a bad period or zone (why says which),
+ * or the back end's error. Free with tg__hq_report_free().
+ */
+int tg__hq_report_build(const tg__hq_backend *be, tg__hq_db *db, const char *from,
+                        const char *to, const char *tz, tg__hq_report *out, char *why,
+                        size_t cap);
+void tg__hq_report_free(tg__hq_report *r);
+/* Writes r as one self-contained HTML page (inline CSS and SVG charts, no scripts). 0 or -1. */
+int tg__hq_report_html(const tg__hq_report *r, FILE *f);
+/* Writes r's figures as CSV: section,key1,key2,key3,metric,value. 0 or -1. */
+int tg__hq_report_csv(const tg__hq_report *r, FILE *f);
 
 /* ----- The HTTP service (hq_http.c) --------------------------------------- */
 

@@ -85,6 +85,10 @@ static const char terminals_sql[] =
     "  AND l.terminal = t.terminal ORDER BY updated_ms DESC, epoch DESC LIMIT 1)"
     " ORDER BY t.store, t.terminal";
 
+static const char records_sql[] =
+    "SELECT store, terminal, kind, epoch, seq, time_ms, total, body FROM record"
+    " WHERE time_ms >= $1 AND time_ms < $2 ORDER BY time_ms, store, terminal, epoch, seq";
+
 struct tg__hq_db {
   PGconn *conn;
   int staging; /* tg_staging exists in this session */
@@ -808,6 +812,38 @@ static int hq_terminals(tg__hq_db *h, void (*fn)(void *ctx, const tg__hq_termina
   return TG__HQ_OK;
 }
 
+/* Streams the rows one at a time (libpq's single-row mode), so a month of records is never in memory at once. */
+static int hq_records(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
+                      void (*fn)(void *ctx, const tg__hq_stored *r), void *ctx, char *why,
+                      size_t cap) {
+  char lo[24], hi[24];
+  const char *v[2] = {i64(lo, from_ms), i64(hi, to_ms)};
+  int rc = ready(h, why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  if (!PQsendQueryParams(h->conn, records_sql, 2, NULL, v, NULL, NULL, 0) ||
+      !PQsetSingleRowMode(h->conn))
+    return check(h, NULL, "could not read the records", why, cap);
+  PGresult *res;
+  while ((res = PQgetResult(h->conn)) != NULL) {
+    if (rc == TG__HQ_OK && PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
+      tg__hq_stored r = {PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                         int_at(res, 0, 3),     int_at(res, 0, 4),     int_at(res, 0, 5),
+                         int_at(res, 0, 6),     PQgetvalue(res, 0, 7),
+                         (size_t)PQgetlength(res, 0, 7)};
+      fn(ctx, &r);
+      PQclear(res);
+    } else if (rc == TG__HQ_OK) {
+      rc = check(h, res, "could not read the records", why, cap); /* frees res on failure */
+      if (rc == TG__HQ_OK)
+        PQclear(res);
+    } else {
+      PQclear(res); /* drain what is left after a failure */
+    }
+  }
+  return rc;
+}
+
 /* The PostgreSQL back end (hq.h): one libpq connection per tg__hq_db. */
 const tg__hq_backend tg__hq_postgres = {
     .name = "postgresql",
@@ -823,4 +859,5 @@ const tg__hq_backend tg__hq_postgres = {
     .bundle_put = hq_bundle_put,
     .bundle_get = hq_bundle_get,
     .terminals = hq_terminals,
+    .records = hq_records,
 };

@@ -92,7 +92,9 @@ static const char schema_sql[] =
      " FROM terminal t LEFT JOIN mark m ON m.store = t.store AND m.terminal = t.terminal"          \
      " AND m.epoch = (SELECT epoch FROM mark l WHERE l.store = t.store"                            \
      "  AND l.terminal = t.terminal ORDER BY updated_ms DESC, epoch DESC LIMIT 1)"                 \
-     " ORDER BY t.store, t.terminal")
+     " ORDER BY t.store, t.terminal")                                                              \
+  XX(RECORDS, "SELECT store, terminal, kind, epoch, seq, time_ms, total, body FROM record"         \
+              " WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms, store, terminal, epoch, seq")
 
 typedef enum {
 #define HQ_STMT_ID(name, sql) ST_##name,
@@ -710,6 +712,31 @@ static int hq_terminals(tg__hq_db *h, void (*fn)(void *ctx, const tg__hq_termina
   return rc == SQLITE_DONE ? TG__HQ_OK : db_fail(h, rc, "could not list the terminals", why, cap);
 }
 
+static int hq_records(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
+                      void (*fn)(void *ctx, const tg__hq_stored *r), void *ctx, char *why,
+                      size_t cap) {
+  sqlite3_stmt *st = stmt(h, ST_RECORDS, why, cap);
+  if (st == NULL)
+    return stmt_rc(h);
+  sqlite3_bind_int64(st, 1, from_ms);
+  sqlite3_bind_int64(st, 2, to_ms);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    tg__hq_stored r = {(const char *)sqlite3_column_text(st, 0),
+                       (const char *)sqlite3_column_text(st, 1),
+                       (const char *)sqlite3_column_text(st, 2),
+                       sqlite3_column_int64(st, 3),
+                       sqlite3_column_int64(st, 4),
+                       sqlite3_column_int64(st, 5),
+                       sqlite3_column_int64(st, 6),
+                       (const char *)sqlite3_column_text(st, 7),
+                       (size_t)sqlite3_column_bytes(st, 7)};
+    fn(ctx, &r);
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? TG__HQ_OK : db_fail(h, rc, "could not read the records", why, cap);
+}
+
 /* The SQLite back end (hq.h): one connection per tg__hq_db. */
 const tg__hq_backend tg__hq_sqlite = {
     .name = "sqlite",
@@ -725,4 +752,5 @@ const tg__hq_backend tg__hq_sqlite = {
     .bundle_put = hq_bundle_put,
     .bundle_get = hq_bundle_get,
     .terminals = hq_terminals,
+    .records = hq_records,
 };

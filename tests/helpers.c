@@ -337,3 +337,14 @@ long tt_mem_disarm(void) {
 }
 
 long tt_mem_calls(void) { return mem.calls; }
+
+void tt_slurp(const char *path, tg__buf *b) {
+  FILE *fp = fopen(path, "rb");
+  char chunk[65536];
+  size_t n;
+  if (fp == NULL)
+    fail_msg("cannot read %s", path);
+  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+    assert_int_equal(tg__buf_add(b, chunk, n), 0);
+  fclose(fp);
+}

@@ -43,6 +43,8 @@ int tt_teardown(void **state);
 char *tt_tmpdir(void);
 /* Removes dir and the files in it, and frees it. */
 void tt_rmtree(char *dir);
+/* Appends all of the file at path to b; fails the test when it cannot be read. */
+void tt_slurp(const char *path, tg__buf *b);
 /* Initialises terminal S1-T1 (CNY, Asia/Shanghai) at dir/t.db, copies the path
  * into path (4096 bytes) and returns it open. */
 tg_terminal *tt_terminal(const char *dir, char *path);

@@ -71,16 +71,6 @@ static tg_terminal *terminal(fixture *f) {
 }
 
 /* Reads a whole file into b. */
-static void slurp(const char *path, tg__buf *b) {
-  FILE *fp = fopen(path, "rb");
-  char chunk[65536];
-  size_t n;
-  assert_non_null(fp);
-  while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-    assert_int_equal(tg__buf_add(b, chunk, n), 0);
-  fclose(fp);
-}
-
 /* What the printer received, checked to be status query, job, status query; the job goes to job. */
 static void job_of(tt_usb_dev *d, tg__buf *job) {
   size_t n = tt_usb_printer_received(d, NULL, 0), q = sizeof STATUS_QUERY - 1;
@@ -158,7 +148,7 @@ static void print_golden(tt_usb_dev *d, const char *name) {
   char path[256];
   tg__buf ref = {0};
   snprintf(path, sizeof path, "tests/golden/receipts/%s.escpos", name);
-  slurp(path, &ref);
+  tt_slurp(path, &ref);
   tt_usb_printer_clear(d);
 
   tg__printer *p;
