@@ -7,7 +7,7 @@ set -eu
 packages="build-essential pkg-config clang libclang-rt-14-dev
 libsqlite3-dev libjansson-dev libsodium-dev libcmocka-dev
 tzdata jq
-libinih-dev libusb-1.0-0-dev umockdev libumockdev-dev libqrencode-dev libcurl4-openssl-dev libmicrohttpd-dev zlib1g-dev libpq-dev postgresql libcairo2-dev libpango1.0-dev libglib2.0-dev fonts-wqy-microhei zbar-tools unicode-data"
+libinih-dev libusb-1.0-0-dev umockdev libumockdev-dev libqrencode-dev libcurl4-openssl-dev libmicrohttpd-dev zlib1g-dev libpq-dev postgresql libcairo2-dev libpango1.0-dev libglib2.0-dev fonts-wqy-microhei zbar-tools unicode-data chromium"
 
 missing=""
 for p in $packages; do

@@ -66,6 +66,8 @@ static void chart(FILE *f, const char *title, int n, char (*labels)[24], const i
   }
   int plot_h = CHART_H - TOP - BOTTOM, gw = n > 0 ? (CHART_W - LEFT - 8) / n : 0;
   int bw = b != NULL ? gw * 4 / 10 : gw * 7 / 10, every = n > 12 ? (n + 11) / 12 : 1;
+  if (bw > 40)
+    bw = 40; /* a few wide bars read as blocks, not as a chart */
   fprintf(f, "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\""
              " width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"",
           CHART_W, CHART_H, CHART_W, CHART_H);
