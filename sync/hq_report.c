@@ -48,6 +48,12 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Sorts a ascending; an empty one has no array to hand qsort. */
+static void ids_sort(ids *a) {
+  if (a->n > 1)
+    qsort(a->v, a->n, sizeof *a->v, cmp_i64);
+}
+
 static uint64_t hash_key(const char *const k[3]) {
   uint64_t h = 1469598103934665603ULL; /* FNV-1a, a separator between the parts */
   for (int i = 0; i < 3; i++) {
@@ -361,9 +367,9 @@ int tg__hq_report_build(const tg__hq_backend *be, tg__hq_db *db, const char *fro
     rc = TG__HQ_NOMEM;
   }
   if (rc == TG__HQ_OK) {
-    qsort(p.members.v, p.members.n, sizeof(int64_t), cmp_i64);
-    qsort(p.anon_coupons.v, p.anon_coupons.n, sizeof(int64_t), cmp_i64);
-    qsort(p.redeemed.v, p.redeemed.n, sizeof(int64_t), cmp_i64);
+    ids_sort(&p.members);
+    ids_sort(&p.anon_coupons);
+    ids_sort(&p.redeemed);
     out->members = distinct(&p.members, &out->members_repeat);
     int64_t unused;
     out->anon_issued = distinct(&p.anon_coupons, &unused);

@@ -150,6 +150,15 @@ static void figures_follow_the_records(void **state) {
                    TG__HQ_OK);
   assert_int_equal(row(&r.days, 0, "S1", "2026-11-20")->v[0], 2);
   tg__hq_report_free(&r);
+
+  /* days without a record: empty tables and rates of nothing, not a failure */
+  assert_int_equal(tg__hq_report_build(f->be, f->db, "2026-01-01", "2026-01-02", "Asia/Shanghai",
+                                       &r, why, sizeof why),
+                   TG__HQ_OK);
+  assert_int_equal(r.records, 0);
+  assert_int_equal(r.days.n + r.invites.n + r.coupons.n, 0);
+  assert_int_equal(r.members + r.anon_issued, 0);
+  tg__hq_report_free(&r);
 }
 
 static void bad_periods_are_refused(void **state) {
