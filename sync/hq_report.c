@@ -310,14 +310,10 @@ static int64_t midnight_ms(struct tm tm) {
   return (int64_t)mktime(&tm) * 1000;
 }
 
+/* Fills r's period from the days from..to, with the zone tz already in force (tzset). */
 static int period(tg__hq_report *r, const char *from, const char *to, const char *tz, char *why,
                   size_t cap) {
   struct tm a, b;
-  if (!zone_known(tz)) {
-    snprintf(why, cap, "--tz: \"%.64s\" is not a time zone of this system (such as Asia/Shanghai)",
-             tz);
-    return TG__HQ_BAD;
-  }
   if (parse_day(from, &a) != 0 || parse_day(to, &b) != 0) {
     snprintf(why, cap, "--from and --to are days as YYYY-MM-DD (2000-2199): got \"%.16s\", \"%.16s\"",
              from, to);
@@ -347,12 +343,14 @@ int tg__hq_report_build(const tg__hq_backend *be, tg__hq_db *db, const char *fro
   if (was != NULL)
     snprintf(saved, sizeof saved, "%s", was);
   pass p = {out, {0}, {0}, {0}, 0};
-  int rc = TG__HQ_OK;
-  if (zone_known(tz)) { /* days are local to the zone for this report only */
-    setenv("TZ", tz, 1);
-    tzset();
+  if (!zone_known(tz)) {
+    snprintf(why, cap, "--tz: \"%.64s\" is not a time zone of this system (such as Asia/Shanghai)",
+             tz);
+    return TG__HQ_BAD;
   }
-  rc = period(out, from, to, tz, why, cap);
+  setenv("TZ", tz, 1); /* days are local to the zone for this report only */
+  tzset();
+  int rc = period(out, from, to, tz, why, cap);
   if (rc == TG__HQ_OK)
     rc = be->records(db, out->from_ms, out->to_ms, on_record, &p, why, cap);
   if (rc == TG__HQ_OK)

@@ -169,30 +169,56 @@ static void sales(FILE *f, const tg__hq_report *r) {
   fputs("</table>\n", f);
 }
 
+/* Room for a chart of n bars: labels and two series, zeroed. */
+typedef struct {
+  char (*labels)[24];
+  int64_t *a, *b;
+} bars;
+
+static int bars_alloc(bars *s, int n) {
+  s->labels = calloc((size_t)n + 1, sizeof *s->labels);
+  s->a = calloc((size_t)n + 1, sizeof *s->a);
+  s->b = calloc((size_t)n + 1, sizeof *s->b);
+  return s->labels != NULL && s->a != NULL && s->b != NULL ? 0 : -1;
+}
+
+static void bars_free(bars *s) {
+  free(s->labels);
+  free(s->a);
+  free(s->b);
+}
+
+/* The larger of the first n values of a and b, as text for the chart's scale, into buf. */
+static const char *scale(const bars *s, int n, char *buf, size_t cap) {
+  int64_t max = 0;
+  for (int i = 0; i < n; i++) {
+    max = s->a[i] > max ? s->a[i] : max;
+    max = s->b[i] > max ? s->b[i] : max;
+  }
+  snprintf(buf, cap, "%" PRId64, max);
+  return buf;
+}
+
 /* Invites printed and joined, by store (chart) and by store and guide (table). */
 static void invites(FILE *f, const tg__hq_report *r) {
-  char (*labels)[24] = calloc((size_t)r->invites.n + 1, sizeof *labels);
-  int64_t *printed = calloc((size_t)r->invites.n + 1, sizeof *printed);
-  int64_t *joined = calloc((size_t)r->invites.n + 1, sizeof *joined);
+  bars s;
   char buf[PCT_BUF];
   int n = 0;
   fputs("<h2>Invites printed → joined</h2>\n", f);
-  if (labels == NULL || printed == NULL || joined == NULL) {
+  if (bars_alloc(&s, r->invites.n) != 0) {
     fputs("<p>out of memory drawing this section</p>\n", f);
   } else {
     for (int i = 0; i < r->invites.n; i++) { /* rows are sorted: a store's guides are together */
       const tg__hq_report_row *v = &r->invites.rows[i];
-      if (n == 0 || strcmp(labels[n - 1], v->key[0]) != 0)
-        snprintf(labels[n++], 24, "%.23s", v->key[0]);
-      printed[n - 1] += v->v[0];
-      joined[n - 1] += v->v[1];
+      if (n == 0 || strcmp(s.labels[n - 1], v->key[0]) != 0)
+        snprintf(s.labels[n++], 24, "%.23s", v->key[0]);
+      s.a[n - 1] += v->v[0];
+      s.b[n - 1] += v->v[1];
     }
-    int64_t max = 0;
-    for (int i = 0; i < n; i++)
-      max = printed[i] > max ? printed[i] : max;
-    snprintf(buf, sizeof buf, "%" PRId64, max);
-    chart(f, "Invites by store", n, labels, printed, joined, "printed", "joined", buf);
+    chart(f, "Invites by store", n, s.labels, s.a, s.b, "printed", "joined",
+          scale(&s, n, buf, sizeof buf));
   }
+  bars_free(&s);
   fputs("<table><tr><th>store</th><th>guide</th><th>printed</th><th>joined</th>"
         "<th>conversion</th></tr>\n",
         f);
@@ -206,40 +232,30 @@ static void invites(FILE *f, const tg__hq_report *r) {
             v->v[1], pct(bp(v->v[1], v->v[0]), buf));
   }
   fputs("</table>\n", f);
-  free(labels);
-  free(printed);
-  free(joined);
 }
 
 static void coupons(FILE *f, const tg__hq_report *r) {
   int n = r->coupons.n;
-  char (*labels)[24] = calloc((size_t)n + 1, sizeof *labels);
-  int64_t *issued = calloc((size_t)n + 1, sizeof *issued);
-  int64_t *redeemed = calloc((size_t)n + 1, sizeof *redeemed);
+  bars s;
   char buf[24];
   fputs("<h2>Coupons issued → redeemed per campaign</h2>\n", f);
-  if (labels == NULL || issued == NULL || redeemed == NULL) {
+  if (bars_alloc(&s, n) != 0) {
     fputs("<p>out of memory drawing this section</p>\n", f);
   } else {
-    int64_t max = 0;
     for (int i = 0; i < n; i++) {
-      snprintf(labels[i], 24, "#%lld", atoll(r->coupons.rows[i].key[0]));
-      issued[i] = r->coupons.rows[i].v[0];
-      redeemed[i] = r->coupons.rows[i].v[1];
-      max = issued[i] > max ? issued[i] : max;
-      max = redeemed[i] > max ? redeemed[i] : max;
+      snprintf(s.labels[i], 24, "#%lld", atoll(r->coupons.rows[i].key[0]));
+      s.a[i] = r->coupons.rows[i].v[0];
+      s.b[i] = r->coupons.rows[i].v[1];
     }
-    snprintf(buf, sizeof buf, "%" PRId64, max);
-    chart(f, "Coupons per campaign", n, labels, issued, redeemed, "issued", "redeemed", buf);
+    chart(f, "Coupons per campaign", n, s.labels, s.a, s.b, "issued", "redeemed",
+          scale(&s, n, buf, sizeof buf));
   }
+  bars_free(&s);
   fputs("<table><tr><th>campaign</th><th>issued</th><th>redeemed</th></tr>\n", f);
   for (int i = 0; i < n; i++)
     fprintf(f, "<tr><td>%lld</td><td>%" PRId64 "</td><td>%" PRId64 "</td></tr>\n",
             atoll(r->coupons.rows[i].key[0]), r->coupons.rows[i].v[0], r->coupons.rows[i].v[1]);
   fputs("</table>\n", f);
-  free(labels);
-  free(issued);
-  free(redeemed);
 }
 
 static void repurchase(FILE *f, const tg__hq_report *r) {
