@@ -283,6 +283,74 @@ int tg__hq_report_html(const tg__hq_report *r, FILE *f);
 /* Writes r's figures as CSV: section,key1,key2,key3,metric,value. 0 or -1. */
 int tg__hq_report_csv(const tg__hq_report *r, FILE *f);
 
+/* ----- HQ's coupons (hq_coupon.c) ---------------------------------------- */
+
+/* The key id of coupons HQ signs: below 0x8000, where terminals' own coupon keys never are. */
+#define TG__HQ_COUPON_KEY_ID 0x4851 /* "HQ" */
+
+/*
+ * HQ's coupon key pair, derived from HQ's signing key (hq_sk, as
+ * signing_key returns it), so it needs no storage and survives nothing HQ's
+ * key does not. Every bundle HQ publishes lists pk as role "coupon", id
+ * TG__HQ_COUPON_KEY_ID, so terminals prove HQ's coupons offline.
+ */
+void tg__hq_coupon_key(const unsigned char hq_sk[64], unsigned char pk[32], unsigned char sk[64]);
+/* A coupon HQ issues, as printed into its token (docs/tokens.md). */
+typedef struct {
+  uint64_t id;           /* 0: tg__hq_coupon_make picks a random one (53 bits, never 0) */
+  uint32_t campaign;
+  int kind;              /* 1 amount off in minor units, 2 percent off in basis points */
+  uint32_t value, min_spend;
+  int64_t from_ms, until_ms; /* UTC, kept to the minute */
+  char store[TG__SYNC_ID_MAX + 1]; /* the only store it is good at, "" every store */
+  int single_use;
+} tg__hq_coupon;
+/*
+ * Signs c with HQ's coupon key (setting c->id when it was 0) and writes the
+ * Base45 token into out[0..cap) (241 bytes are enough). Returns its length,
+ * or -1 when it does not fit or c's fields are out of range.
+ */
+int tg__hq_coupon_make(const unsigned char hq_sk[64], tg__hq_coupon *c, char *out, size_t cap);
+
+/* ----- Command-line plumbing shared by the commands (hq_cli.c) ------------ */
+
+/* tillgroup-hq's exit codes; a command that finds work for an operator adds its own above 3. */
+enum {
+  TG__HQ_EXIT_DONE = 0,
+  TG__HQ_EXIT_REFUSED = 1, /* refused, nothing changed */
+  TG__HQ_EXIT_USAGE = 2,
+  TG__HQ_EXIT_STORAGE = 3, /* cannot open or write the database */
+};
+
+struct option;
+/* Prints text on stdout; returns TG__HQ_EXIT_DONE. */
+int tg__hq_help(const char *text);
+/* Prints "tillgroup-hq CMD: <message> (see ...--help)" on stderr; returns TG__HQ_EXIT_USAGE. */
+int tg__hq_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints why for a failed tg__hq_rc on stderr and returns the exit code it means. */
+int tg__hq_refused(const char *cmd, int rc, const char *why);
+/* Opens the database spec names: 0, or the exit code after saying why. Close with (*be)->close. */
+int tg__hq_open_db(const char *cmd, const char *spec, const tg__hq_backend **be, tg__hq_db **db);
+/* 1 when z is a store or terminal id: 1-12 of A-Z 0-9. */
+int tg__hq_valid_id(const char *z);
+/* A decimal number 0..max, or -1. */
+int64_t tg__hq_parse_int(const char *z, int64_t max);
+/* Called for each of a command's own options; returns -1 to go on, or an exit code. */
+typedef int (*tg__hq_opt_fn)(void *ctx, int o, const char *arg);
+/*
+ * Reads the options every command shares (--db, --help) plus those in extra
+ * (at most 9, NULL-terminated), calling on_opt for the latter. Returns -1 to
+ * go on (optind at the first argument), or the exit code.
+ */
+int tg__hq_read_options(int argc, char **argv, const char *cmd, const char *help_text,
+                        const struct option *extra, const char **db, tg__hq_opt_fn on_opt,
+                        void *ctx);
+/*
+ * Reads all of path (at most max bytes) into a malloc'd NUL-terminated buffer
+ * (the caller frees it) of *n bytes; NULL with why when it cannot.
+ */
+char *tg__hq_read_file(const char *path, size_t max, size_t *n, char *why, size_t cap);
+
 /* ----- The HTTP service (hq_http.c) --------------------------------------- */
 
 typedef struct {

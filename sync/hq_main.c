@@ -16,136 +16,6 @@
 #define LINE_MAX_BYTES (4 * 1024 * 1024) /* one record of a load file (the terminal's own cap) */
 #define REJECTS_SHOWN 20                 /* rejected records load lists one by one */
 
-enum { EXIT_DONE = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_STORAGE = 3 };
-
-#define HELP_OPTION                                                                                \
-  { "help", no_argument, NULL, 'h' }
-#define DB_OPTION                                                                                  \
-  { "db", required_argument, NULL, 'd' }
-
-static int help(const char *text) {
-  fputs(text, stdout);
-  return EXIT_DONE;
-}
-
-static int usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage(const char *cmd, const char *fmt, ...) {
-  va_list ap;
-  fprintf(stderr, "tillgroup-hq %s: ", cmd);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, " (see 'tillgroup-hq %s --help')\n", cmd);
-  return EXIT_USAGE;
-}
-
-/* Prints why for a failed tg__hq_rc and returns the exit code it means. */
-static int refused(const char *cmd, int rc, const char *why) {
-  fprintf(stderr, "tillgroup-hq %s: %s\n", cmd, why[0] ? why : "failed");
-  return rc == TG__HQ_DB || rc == TG__HQ_NOMEM ? EXIT_STORAGE : EXIT_REFUSED;
-}
-
-/* Opens the database spec names; 0, or the exit code after saying why. */
-static int open_db(const char *cmd, const char *spec, const tg__hq_backend **be, tg__hq_db **db) {
-  char why[TG__HQ_WHY_MAX] = "";
-  if ((*be = tg__hq_backend_for(spec, why, sizeof why)) == NULL)
-    return usage(cmd, "--db: %s", why);
-  if ((*be)->open(spec, db, why, sizeof why) != TG__HQ_OK) {
-    fprintf(stderr, "tillgroup-hq %s: %s\n", cmd, why[0] ? why : "cannot open the database");
-    return EXIT_STORAGE;
-  }
-  return 0;
-}
-
-static int valid_id(const char *z) {
-  size_t n = 0;
-  for (; (z[n] >= 'A' && z[n] <= 'Z') || (z[n] >= '0' && z[n] <= '9'); n++)
-    if (n == TG__SYNC_ID_MAX)
-      return 0;
-  return n > 0 && z[n] == '\0';
-}
-
-/* A decimal number 0..max, or -1. */
-static int64_t parse_int(const char *z, int64_t max) {
-  int64_t v = 0;
-  if (*z == '\0')
-    return -1;
-  for (; *z >= '0' && *z <= '9'; z++)
-    if ((v = v * 10 + (*z - '0')) > max)
-      return -1;
-  return *z == '\0' ? v : -1;
-}
-
-/*
- * Reads the options every command shares (--db, --help) plus those in extra,
- * calling on_opt for the latter. Returns -1 to go on, or the exit code.
- */
-typedef int (*opt_fn)(void *ctx, int o, const char *arg);
-
-static int read_options(int argc, char **argv, const char *cmd, const char *help_text,
-                        const struct option *extra, const char **db, opt_fn on_opt, void *ctx) {
-  struct option opts[12];
-  int n = 0, o, rc;
-  for (; extra != NULL && extra[n].name != NULL && n < 9; n++)
-    opts[n] = extra[n];
-  opts[n++] = (struct option)DB_OPTION;
-  opts[n++] = (struct option)HELP_OPTION;
-  opts[n] = (struct option){NULL, 0, NULL, 0};
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (o == 'h')
-      return help(help_text);
-    if (o == 'd')
-      *db = optarg;
-    else if (o == '?' || on_opt == NULL)
-      return usage(cmd, "unknown option %s", argv[optind - 1]);
-    else if ((rc = on_opt(ctx, o, optarg)) >= 0)
-      return rc;
-  }
-  return -1;
-}
-
-/* Reads all of path (at most max bytes) into a NUL-terminated buffer; NULL with why. */
-static char *read_file(const char *path, size_t max, size_t *n, char *why, size_t cap) {
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  size_t size = 0, got;
-  *n = 0;
-  if (f == NULL) {
-    snprintf(why, cap, "cannot open %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  for (;;) {
-    if (*n == size) {
-      size_t grow = size ? size * 2 : 64 * 1024;
-      grow = grow > max + 1 ? max + 1 : grow; /* one byte past max tells it is too big */
-      char *p = realloc(buf, grow + 1);
-      if (p == NULL) {
-        snprintf(why, cap, "out of memory reading %s", path);
-        goto fail;
-      }
-      buf = p;
-      size = grow;
-    }
-    if ((got = fread(buf + *n, 1, size - *n, f)) == 0)
-      break;
-    if ((*n += got) > max) {
-      snprintf(why, cap, "%s is larger than %zu MiB", path, max >> 20);
-      goto fail;
-    }
-  }
-  if (ferror(f)) {
-    snprintf(why, cap, "cannot read %s", path);
-    goto fail;
-  }
-  fclose(f);
-  buf[*n] = '\0';
-  return buf;
-fail:
-  fclose(f);
-  free(buf);
-  return NULL;
-}
-
 /* ----- serve -------------------------------------------------------------- */
 
 static const char serve_help[] =
@@ -174,8 +44,8 @@ static int serve_opt(void *ctx, int o, const char *arg) {
     s->cfg.tls_key = arg;
     break;
   case 't':
-    if ((v = parse_int(arg, 64)) < 1)
-      return usage("serve", "--threads takes 1 to 64");
+    if ((v = tg__hq_parse_int(arg, 64)) < 1)
+      return tg__hq_usage("serve", "--threads takes 1 to 64");
     s->cfg.threads = (int)v;
     break;
   }
@@ -189,22 +59,22 @@ static int cmd_serve(int argc, char **argv, const char *db) {
                                        {"threads", required_argument, NULL, 't'},
                                        {NULL, 0, NULL, 0}};
   serve_opts s = {{0}};
-  int code = read_options(argc, argv, "serve", serve_help, opts, &db, serve_opt, &s);
+  int code = tg__hq_read_options(argc, argv, "serve", serve_help, opts, &db, serve_opt, &s);
   if (code >= 0)
     return code;
   if (optind != argc)
-    return usage("serve", "takes no arguments");
+    return tg__hq_usage("serve", "takes no arguments");
   if (s.cfg.listen == NULL)
-    return usage("serve", "--listen HOST:PORT is required");
+    return tg__hq_usage("serve", "--listen HOST:PORT is required");
   if ((s.cfg.tls_cert == NULL) != (s.cfg.tls_key == NULL))
-    return usage("serve", "--tls-cert and --tls-key go together");
+    return tg__hq_usage("serve", "--tls-cert and --tls-key go together");
   const tg__hq_backend *be;
   tg__hq_db *h;
-  if ((code = open_db("serve", db, &be, &h)) != 0)
+  if ((code = tg__hq_open_db("serve", db, &be, &h)) != 0)
     return code; /* a database that cannot open is a storage problem, not a refusal */
   be->close(h);
   s.cfg.db_spec = db;
-  return tg__hq_serve(&s.cfg) == 0 ? EXIT_DONE : EXIT_REFUSED;
+  return tg__hq_serve(&s.cfg) == 0 ? TG__HQ_EXIT_DONE : TG__HQ_EXIT_REFUSED;
 }
 
 /* ----- enrol, enable, disable --------------------------------------------- */
@@ -220,13 +90,13 @@ static const char enrol_help[] =
 /* Reads the two ids every terminal command takes; -1 to go on, or the exit code. */
 static int terminal_args(int argc, char **argv, const char *cmd, const char *help_text,
                          const char **db) {
-  int code = read_options(argc, argv, cmd, help_text, NULL, db, NULL, NULL);
+  int code = tg__hq_read_options(argc, argv, cmd, help_text, NULL, db, NULL, NULL);
   if (code >= 0)
     return code;
   if (argc - optind != 2)
-    return usage(cmd, "takes STORE and TERMINAL");
-  if (!valid_id(argv[optind]) || !valid_id(argv[optind + 1]))
-    return usage(cmd, "STORE and TERMINAL are 1-12 characters A-Z 0-9");
+    return tg__hq_usage(cmd, "takes STORE and TERMINAL");
+  if (!tg__hq_valid_id(argv[optind]) || !tg__hq_valid_id(argv[optind + 1]))
+    return tg__hq_usage(cmd, "STORE and TERMINAL are 1-12 characters A-Z 0-9");
   return -1;
 }
 
@@ -237,7 +107,7 @@ static int cmd_enrol(int argc, char **argv, const char *db) {
   unsigned char sk[64], auth[32], invite[32];
   tg__cred cred;
   int code = terminal_args(argc, argv, "enrol", enrol_help, &db);
-  if (code >= 0 || (code = open_db("enrol", db, &be, &h)) != 0)
+  if (code >= 0 || (code = tg__hq_open_db("enrol", db, &be, &h)) != 0)
     return code;
   memset(&cred, 0, sizeof cred);
   snprintf(cred.store, sizeof cred.store, "%s", argv[optind]);
@@ -252,11 +122,11 @@ static int cmd_enrol(int argc, char **argv, const char *db) {
     sodium_memzero(invite, sizeof invite);
   }
   if (rc != TG__HQ_OK)
-    code = refused("enrol", rc, why);
+    code = tg__hq_refused("enrol", rc, why);
   else if (tg__cred_format(&cred, text, sizeof text) < 0)
-    code = refused("enrol", TG__HQ_BAD, "cannot format the credential");
+    code = tg__hq_refused("enrol", TG__HQ_BAD, "cannot format the credential");
   else if (printf("%s\n", text) < 0 || fflush(stdout) != 0)
-    code = refused("enrol", TG__HQ_BAD, "could not write stdout");
+    code = tg__hq_refused("enrol", TG__HQ_BAD, "could not write stdout");
   sodium_memzero(&cred, sizeof cred);
   sodium_memzero(text, sizeof text);
   be->close(h);
@@ -275,14 +145,14 @@ static int set_enabled(int argc, char **argv, const char *db, int enabled) {
   tg__hq_db *h;
   char why[TG__HQ_WHY_MAX] = "";
   int code = terminal_args(argc, argv, cmd, enabled ? enable_help : disable_help, &db);
-  if (code >= 0 || (code = open_db(cmd, db, &be, &h)) != 0)
+  if (code >= 0 || (code = tg__hq_open_db(cmd, db, &be, &h)) != 0)
     return code;
   const char *store = argv[optind], *terminal = argv[optind + 1];
   int rc = be->set_enabled(h, store, terminal, enabled, why, sizeof why);
   if (rc == TG__HQ_NOTFOUND)
     snprintf(why, sizeof why, "%s-%s is not enrolled", store, terminal);
   if (rc != TG__HQ_OK)
-    code = refused(cmd, rc, why);
+    code = tg__hq_refused(cmd, rc, why);
   else
     printf("%s %s-%s\n", enabled ? "enabled" : "disabled", store, terminal);
   be->close(h);
@@ -311,28 +181,56 @@ static int bundle_opt(void *ctx, int o, const char *arg) {
   return -1;
 }
 
+/*
+ * Adds HQ's coupon key to the bundle's "keys" (unless an entry already has
+ * its id and role), so terminals prove the coupons HQ issues. 0, or -1 when
+ * memory runs out; a "keys" that is not an array is left for the terminal
+ * to refuse.
+ */
+static int add_coupon_key(json_t *bundle, const unsigned char hq_sk[64]) {
+  unsigned char pk[32], sk[64];
+  char hex[65];
+  json_t *keys = json_object_get(bundle, "keys"), *k;
+  size_t i;
+  if (keys == NULL && json_object_set_new(bundle, "keys", keys = json_array()) != 0)
+    return -1;
+  if (!json_is_array(keys))
+    return 0;
+  json_array_foreach(keys, i, k) {
+    json_t *role = json_object_get(k, "role");
+    if (json_integer_value(json_object_get(k, "id")) == TG__HQ_COUPON_KEY_ID &&
+        json_is_string(role) && strcmp(json_string_value(role), "coupon") == 0)
+      return 0;
+  }
+  tg__hq_coupon_key(hq_sk, pk, sk);
+  sodium_memzero(sk, sizeof sk);
+  sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
+  return json_array_append_new(keys, json_pack("{s:i, s:s, s:s}", "id", TG__HQ_COUPON_KEY_ID,
+                                               "role", "coupon", "public_key", hex));
+}
+
 static int cmd_bundle(int argc, char **argv, const char *db) {
   static const struct option opts[] = {{"store", required_argument, NULL, 's'}, {NULL, 0, NULL, 0}};
   const char *store = "*";
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-    return help(bundle_help);
+    return tg__hq_help(bundle_help);
   if (argc < 2 || strcmp(argv[1], "publish") != 0)
-    return usage("bundle", "the only bundle command is 'publish'");
+    return tg__hq_usage("bundle", "the only bundle command is 'publish'");
   argc--;
   argv++;
-  int code = read_options(argc, argv, "bundle", bundle_help, opts, &db, bundle_opt, &store);
+  int code = tg__hq_read_options(argc, argv, "bundle", bundle_help, opts, &db, bundle_opt, &store);
   if (code >= 0)
     return code;
   if (argc - optind != 1)
-    return usage("bundle", "publish takes one FILE");
-  if (strcmp(store, "*") != 0 && !valid_id(store))
-    return usage("bundle", "--store takes a store id (1-12 characters A-Z 0-9)");
+    return tg__hq_usage("bundle", "publish takes one FILE");
+  if (strcmp(store, "*") != 0 && !tg__hq_valid_id(store))
+    return tg__hq_usage("bundle", "--store takes a store id (1-12 characters A-Z 0-9)");
   const char *path = argv[optind];
   char why[TG__HQ_WHY_MAX] = "", sig[TG__BUNDLE_SIG_TEXT];
   size_t n;
-  char *text = read_file(path, TG__SYNC_BUNDLE_MAX, &n, why, sizeof why);
+  char *text = tg__hq_read_file(path, TG__SYNC_BUNDLE_MAX, &n, why, sizeof why);
   if (text == NULL)
-    return fprintf(stderr, "tillgroup-hq bundle: %s\n", why), EXIT_REFUSED;
+    return fprintf(stderr, "tillgroup-hq bundle: %s\n", why), TG__HQ_EXIT_REFUSED;
   json_error_t err;
   json_t *o = json_loadb(text, n, JSON_REJECT_DUPLICATES, &err);
   free(text);
@@ -343,11 +241,11 @@ static int cmd_bundle(int argc, char **argv, const char *db) {
     else
       fprintf(stderr, "tillgroup-hq bundle: %s is not a JSON object\n", path);
     json_decref(o);
-    return EXIT_REFUSED;
+    return TG__HQ_EXIT_REFUSED;
   }
   const tg__hq_backend *be;
   tg__hq_db *h;
-  if ((code = open_db("bundle", db, &be, &h)) != 0) {
+  if ((code = tg__hq_open_db("bundle", db, &be, &h)) != 0) {
     json_decref(o);
     return code;
   }
@@ -355,19 +253,22 @@ static int cmd_bundle(int argc, char **argv, const char *db) {
   unsigned char pk[32], sk[64];
   char *body = NULL;
   int rc = be->bundle_next(h, &version, why, sizeof why);
+  if (rc == TG__HQ_OK)
+    rc = be->signing_key(h, pk, sk, why, sizeof why);
   if (rc == TG__HQ_OK && (json_object_set_new(o, "version", json_integer(version)) != 0 ||
                           json_object_set_new(o, "store", json_string(store)) != 0 ||
+                          add_coupon_key(o, sk) != 0 ||
                           (body = json_dumps(o, JSON_COMPACT)) == NULL)) {
     rc = TG__HQ_NOMEM;
     snprintf(why, sizeof why, "out of memory writing the bundle");
   }
-  if (rc == TG__HQ_OK && (rc = be->signing_key(h, pk, sk, why, sizeof why)) == TG__HQ_OK) {
+  if (rc == TG__HQ_OK) {
     tg__bundle_sig_make(sk, body, strlen(body), sig);
-    sodium_memzero(sk, sizeof sk);
     rc = be->bundle_put(h, version, store, body, strlen(body), sig, why, sizeof why);
   }
+  sodium_memzero(sk, sizeof sk);
   if (rc != TG__HQ_OK)
-    code = refused("bundle", rc, why);
+    code = tg__hq_refused("bundle", rc, why);
   else
     printf("published bundle version %lld for store %s\n", (long long)version, store);
   free(body);
@@ -417,24 +318,24 @@ static void print_terminal(void *ctx, const tg__hq_terminal *t) {
 static int cmd_terminals(int argc, char **argv, const char *db) {
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
   int as_json = 0;
-  int code = read_options(argc, argv, "terminals", terminals_help, opts, &db, json_opt, &as_json);
+  int code = tg__hq_read_options(argc, argv, "terminals", terminals_help, opts, &db, json_opt, &as_json);
   if (code >= 0)
     return code;
   if (optind != argc)
-    return usage("terminals", "takes no arguments");
+    return tg__hq_usage("terminals", "takes no arguments");
   const tg__hq_backend *be;
   tg__hq_db *h;
   char why[TG__HQ_WHY_MAX] = "";
-  if ((code = open_db("terminals", db, &be, &h)) != 0)
+  if ((code = tg__hq_open_db("terminals", db, &be, &h)) != 0)
     return code;
   if (!as_json)
     printf("%-25s %-8s %16s %12s %8s %8s  %s\n", "TERMINAL", "STATE", "EPOCH", "ACKED", "HELD",
            "DEAD", "LAST SEEN");
   int rc = be->terminals(h, print_terminal, &as_json, why, sizeof why);
   if (rc != TG__HQ_OK)
-    code = refused("terminals", rc, why);
+    code = tg__hq_refused("terminals", rc, why);
   else if (fflush(stdout) != 0)
-    code = refused("terminals", TG__HQ_BAD, "could not write stdout");
+    code = tg__hq_refused("terminals", TG__HQ_BAD, "could not write stdout");
   be->close(h);
   return code;
 }
@@ -502,7 +403,7 @@ static int line_identity(const char *z, size_t n, tg__hq_key *id) {
     return -1;
   const tg__hq_member *s = &m[TG__HQ_M_STORE], *t = &m[TG__HQ_M_TERMINAL];
   if (s->type != TG__HQ_STRING || t->type != TG__HQ_STRING || s->len > TG__SYNC_ID_MAX ||
-      t->len > TG__SYNC_ID_MAX || !valid_id(s->text) || !valid_id(t->text) ||
+      t->len > TG__SYNC_ID_MAX || !tg__hq_valid_id(s->text) || !tg__hq_valid_id(t->text) ||
       m[TG__HQ_M_EPOCH].type != TG__HQ_INTEGER || m[TG__HQ_M_SEQ].type != TG__HQ_INTEGER)
     return -1;
   memcpy(id->store, s->text, s->len + 1);
@@ -678,11 +579,11 @@ static int64_t load_held(const loader *l) {
 static int cmd_load(int argc, char **argv, const char *db) {
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
   int as_json = 0;
-  int code = read_options(argc, argv, "load", load_help, opts, &db, json_opt, &as_json);
+  int code = tg__hq_read_options(argc, argv, "load", load_help, opts, &db, json_opt, &as_json);
   if (code >= 0)
     return code;
   if (argc - optind != 1)
-    return usage("load", "takes one FILE (- for stdin)");
+    return tg__hq_usage("load", "takes one FILE (- for stdin)");
   const char *path = argv[optind];
   loader l;
   reader r = {0};
@@ -690,13 +591,13 @@ static int cmd_load(int argc, char **argv, const char *db) {
   r.f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
   if (r.f == NULL)
     return fprintf(stderr, "tillgroup-hq load: cannot open %s: %s\n", path, strerror(errno)),
-           EXIT_REFUSED;
+           TG__HQ_EXIT_REFUSED;
   r.cap = LINE_MAX_BYTES + 1;
   if ((r.buf = malloc(r.cap + 1)) == NULL) {
-    code = refused("load", TG__HQ_NOMEM, "out of memory");
+    code = tg__hq_refused("load", TG__HQ_NOMEM, "out of memory");
     goto done;
   }
-  if ((code = open_db("load", db, &l.be, &l.db)) != 0)
+  if ((code = tg__hq_open_db("load", db, &l.be, &l.db)) != 0)
     goto done;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -718,7 +619,7 @@ static int cmd_load(int argc, char **argv, const char *db) {
   double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   int64_t held = load_held(&l), stored = l.records - l.rejected;
   if (rc != TG__HQ_OK)
-    code = refused("load", rc, l.why);
+    code = tg__hq_refused("load", rc, l.why);
   if (as_json)
     printf("{\"records\":%lld,\"loaded\":%lld,\"held\":%lld,\"rejected\":%lld,\"seconds\":%.3f,"
            "\"complete\":%s}\n",
@@ -784,25 +685,25 @@ static int cmd_report(int argc, char **argv, const char *db) {
   for (int i = 1; i < argc; i++) /* -o is the short form of --output */
     if (strcmp(argv[i], "-o") == 0)
       argv[i] = "--output";
-  int code = read_options(argc, argv, "report", report_help, opts, &db, report_opt, &a);
+  int code = tg__hq_read_options(argc, argv, "report", report_help, opts, &db, report_opt, &a);
   if (code >= 0)
     return code;
   if (optind != argc)
-    return usage("report", "takes no arguments");
+    return tg__hq_usage("report", "takes no arguments");
   if (a.from == NULL || a.to == NULL)
-    return usage("report", "--from and --to are required");
+    return tg__hq_usage("report", "--from and --to are required");
   const tg__hq_backend *be;
   tg__hq_db *h;
   tg__hq_report r;
   char why[TG__HQ_WHY_MAX] = "";
-  if ((code = open_db("report", db, &be, &h)) != 0)
+  if ((code = tg__hq_open_db("report", db, &be, &h)) != 0)
     return code;
   int rc = tg__hq_report_build(be, h, a.from, a.to, a.tz, &r, why, sizeof why);
   be->close(h);
   if (rc == TG__HQ_BAD)
-    return usage("report", "%s", why);
+    return tg__hq_usage("report", "%s", why);
   if (rc != TG__HQ_OK)
-    return refused("report", rc, why);
+    return tg__hq_refused("report", rc, why);
   /* written beside the target and renamed, so a reader never sees half a report */
   char tmp[4096];
   FILE *f = stdout;
@@ -811,7 +712,7 @@ static int cmd_report(int argc, char **argv, const char *db) {
     if ((f = fopen(tmp, "wb")) == NULL) {
       snprintf(why, sizeof why, "cannot write %.200s: %s", tmp, strerror(errno));
       tg__hq_report_free(&r);
-      return refused("report", TG__HQ_BAD, why);
+      return tg__hq_refused("report", TG__HQ_BAD, why);
     }
   }
   int bad = (a.csv ? tg__hq_report_csv(&r, f) : tg__hq_report_html(&r, f)) != 0;
@@ -824,9 +725,9 @@ static int cmd_report(int argc, char **argv, const char *db) {
       remove(tmp);
     snprintf(why, sizeof why, "could not write the report to %.200s",
              a.out != NULL ? a.out : "stdout");
-    return refused("report", TG__HQ_BAD, why);
+    return tg__hq_refused("report", TG__HQ_BAD, why);
   }
-  return EXIT_DONE;
+  return TG__HQ_EXIT_DONE;
 }
 
 /* ----- main --------------------------------------------------------------- */
@@ -857,7 +758,7 @@ static void print_help(FILE *f) {
   fprintf(f,
           "\nThe database is --db SPEC, else $TILLGROUP_HQ_DB, else %s.\n"
           "SPEC is sqlite:PATH or postgresql://USER@HOST/NAME (a libpq URI).\n"
-          "Exit codes: 0 done, 1 refused (nothing changed), 2 usage error,\n"
+          "Exit codes: 0 done, 1 tg__hq_refused (nothing changed), 2 usage error,\n"
           "3 storage problem (cannot open or write the database).\n",
           DB_DEFAULT);
 }
@@ -869,7 +770,7 @@ int main(int argc, char **argv) {
     db = DB_DEFAULT;
   if (sodium_init() < 0) {
     fprintf(stderr, "tillgroup-hq: libsodium cannot start\n");
-    return EXIT_STORAGE;
+    return TG__HQ_EXIT_STORAGE;
   }
   for (; i < argc && argv[i][0] == '-'; i++) {
     if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
@@ -878,27 +779,27 @@ int main(int argc, char **argv) {
       db = argv[i] + 5;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       print_help(stdout);
-      return EXIT_DONE;
+      return TG__HQ_EXIT_DONE;
     } else if (strcmp(argv[i], "--version") == 0) {
       printf("tillgroup-hq %s (protocol v1)\n", HQ_VERSION);
-      return EXIT_DONE;
+      return TG__HQ_EXIT_DONE;
     } else {
       fprintf(stderr, "tillgroup-hq: unknown option %s (see 'tillgroup-hq --help')\n", argv[i]);
-      return EXIT_USAGE;
+      return TG__HQ_EXIT_USAGE;
     }
   }
   if (i == argc) {
     print_help(stderr);
-    return EXIT_USAGE;
+    return TG__HQ_EXIT_USAGE;
   }
   if (strcmp(argv[i], "help") == 0) {
     print_help(stdout);
-    return EXIT_DONE;
+    return TG__HQ_EXIT_DONE;
   }
   opterr = 0; /* commands report unknown options in their own one line */
   for (int c = 0; c < N_COMMANDS; c++)
     if (strcmp(argv[i], commands[c].name) == 0)
       return commands[c].run(argc - i, argv + i, db);
   fprintf(stderr, "tillgroup-hq: unknown command '%s' (see 'tillgroup-hq --help')\n", argv[i]);
-  return EXIT_USAGE;
+  return TG__HQ_EXIT_USAGE;
 }

@@ -9,14 +9,18 @@
 #include "hq.h"
 
 #define HQ_APPLICATION "tillgroup-hq"
-#define HQ_SCHEMA_VERSION 1
 #define HQ_LOCK_ID "1413957681"                   /* pg_advisory_xact_lock key: "TGH1" */
 
-/* The whole schema, version 1 (as hq_sqlite.c's); mark.updated_ms tells a terminal's latest epoch.
+/* Says whose the database is and the schema step it is at; made before step 1. */
+static const char meta_sql[] = "CREATE TABLE hq_meta(id int PRIMARY KEY CHECK (id = 1),"
+                               " application text NOT NULL, version int NOT NULL)";
+
+/*
+ * The schema as the steps that built it, the same list in the same order as
+ * hq_sqlite.c's: a database at version v has had steps 1..v applied. Step 1:
+ * sync (uploads, terminals, bundles); mark.updated_ms tells a terminal's latest epoch.
  */
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS hq_meta(id int PRIMARY KEY CHECK (id = 1),"
-    " application text NOT NULL, version int NOT NULL);"
+static const char *const schema_steps[] = {
     "CREATE TABLE IF NOT EXISTS terminal(store text NOT NULL, terminal text NOT NULL,"
     " auth_hash bytea NOT NULL, invite_key bytea NOT NULL, enabled boolean NOT NULL,"
     " enrolled_ms bigint NOT NULL, last_seen_ms bigint NOT NULL DEFAULT 0,"
@@ -38,7 +42,9 @@ static const char schema_sql[] =
     " body bytea NOT NULL, signature text NOT NULL, published_ms bigint NOT NULL);"
     "CREATE INDEX IF NOT EXISTS bundle_store ON bundle(store, version);"
     "CREATE TABLE IF NOT EXISTS hq_key(id int PRIMARY KEY CHECK (id = 1),"
-    " public bytea NOT NULL, secret bytea NOT NULL);";
+    " public bytea NOT NULL, secret bytea NOT NULL);",
+};
+#define HQ_SCHEMA_VERSION ((int)(sizeof schema_steps / sizeof schema_steps[0]))
 
 /* HQ's table names: present without hq_meta, they belong to another program. */
 #define HQ_TABLES "'terminal','record','dead_letter','mark','idem','bundle','hq_key'"
@@ -219,7 +225,23 @@ static void quiet(void *arg, const char *message) {
   (void)message; /* NOTICEs such as "relation already exists, skipping" are not for operators */
 }
 
-/* Creates the schema and HQ's signing key, or checks the one there; one session at a time. */
+/* Applies schema steps at..HQ_SCHEMA_VERSION-1 and records the version, inside the caller's transaction. */
+static int apply_steps(tg__hq_db *h, int at, char *why, size_t cap) {
+  char sql[192];
+  int rc = TG__HQ_OK;
+  for (int i = at; i < HQ_SCHEMA_VERSION && rc == TG__HQ_OK; i++)
+    rc = exec(h, schema_steps[i], "could not bring the schema up to date", why, cap);
+  snprintf(sql, sizeof sql,
+           "INSERT INTO hq_meta(id, application, version) VALUES(1, '" HQ_APPLICATION "', %d)"
+           " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+           HQ_SCHEMA_VERSION);
+  return rc == TG__HQ_OK ? exec(h, sql, "could not record the schema version", why, cap) : rc;
+}
+
+/*
+ * Creates the schema and HQ's signing key, or brings the one there up to
+ * HQ_SCHEMA_VERSION; one session at a time.
+ */
 static int schema(tg__hq_db *h, char *why, size_t cap) {
   unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
   PGresult *res = NULL;
@@ -258,9 +280,9 @@ static int schema(tg__hq_db *h, char *why, size_t cap) {
       goto fail;
     }
     int64_t version = int_at(res, 0, 1);
-    if (version > HQ_SCHEMA_VERSION) {
+    if (version > HQ_SCHEMA_VERSION || version < 1) {
       snprintf(why, cap,
-               "the database has schema version %lld but this tillgroup-hq knows up to %d: "
+               "the database has schema version %lld but this tillgroup-hq knows 1 to %d: "
                "upgrade tillgroup-hq; nothing was changed",
                (long long)version, HQ_SCHEMA_VERSION);
       rc = TG__HQ_DB;
@@ -268,12 +290,12 @@ static int schema(tg__hq_db *h, char *why, size_t cap) {
     }
     PQclear(res);
     res = NULL;
-    return exec(h, "COMMIT", "could not end the schema check", why, cap);
+    if (version < HQ_SCHEMA_VERSION && (rc = apply_steps(h, (int)version, why, cap)) != TG__HQ_OK)
+      goto fail;
+    return exec(h, "COMMIT", "could not commit the schema", why, cap);
   }
-  if ((rc = exec(h, schema_sql, "could not create the schema", why, cap)) != TG__HQ_OK ||
-      (rc = exec(h,
-                 "INSERT INTO hq_meta(id, application, version) VALUES(1, '" HQ_APPLICATION "', 1)",
-                 "could not record the schema version", why, cap)) != TG__HQ_OK)
+  if ((rc = exec(h, meta_sql, "could not create the schema", why, cap)) != TG__HQ_OK ||
+      (rc = apply_steps(h, 0, why, cap)) != TG__HQ_OK)
     goto fail;
   crypto_sign_keypair(pk, sk);
   const char *v[2] = {(const char *)pk, (const char *)sk};

@@ -14,10 +14,14 @@
 #include "hq.h"
 
 #define HQ_APPLICATION_ID 0x54474831 /* "TGH1" in the file header */
-#define HQ_SCHEMA_VERSION 1
 
-/* The whole schema, version 1. mark.updated_ms tells which epoch is a terminal's latest. */
-static const char schema_sql[] =
+/*
+ * The schema as the steps that built it: a database at version v has had
+ * steps 1..v applied (user_version). Steps are only ever appended, and the
+ * same list in the same order stands in hq_pg.c. Step 1: sync (uploads,
+ * terminals, bundles); mark.updated_ms tells which epoch is a terminal's latest.
+ */
+static const char *const schema_steps[] = {
     "CREATE TABLE terminal(store TEXT NOT NULL, terminal TEXT NOT NULL,"
     " auth_hash BLOB NOT NULL, invite_key BLOB NOT NULL, enabled INTEGER NOT NULL,"
     " enrolled_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL DEFAULT 0,"
@@ -40,7 +44,9 @@ static const char schema_sql[] =
     " signature TEXT NOT NULL, published_ms INTEGER NOT NULL);"
     "CREATE INDEX bundle_store ON bundle(store, version);"
     "CREATE TABLE hq_key(id INTEGER PRIMARY KEY CHECK (id = 1), public BLOB NOT NULL,"
-    " secret BLOB NOT NULL);";
+    " secret BLOB NOT NULL);",
+};
+#define HQ_SCHEMA_VERSION ((int)(sizeof schema_steps / sizeof schema_steps[0]))
 
 #define HQ_STMT_MAP(XX)                                                                            \
   XX(BEGIN, "BEGIN IMMEDIATE")                                                                     \
@@ -167,8 +173,11 @@ static void bind_ids(sqlite3_stmt *st, const char *store, const char *terminal) 
   sqlite3_bind_text(st, 2, terminal, -1, SQLITE_STATIC);
 }
 
-/* Refuses a file that is not HQ's or is newer than this build; *fresh when it is empty. */
-static int check_header(tg__hq_db *h, const char *path, int *fresh, char *why, size_t cap) {
+/*
+ * Refuses a file that is not HQ's or is newer than this build; *version is
+ * the schema step it is at (0 when the file is empty).
+ */
+static int check_header(tg__hq_db *h, const char *path, int *at, char *why, size_t cap) {
   int app_id = 0, version = 0, n_tables = 0;
   sqlite3_stmt *st = NULL;
   /* one statement, so one snapshot: another connection may be creating the schema */
@@ -185,8 +194,8 @@ static int check_header(tg__hq_db *h, const char *path, int *fresh, char *why, s
   sqlite3_finalize(st);
   if (rc != SQLITE_ROW)
     return db_fail(h, rc, "could not read the database header", why, cap);
-  *fresh = app_id == 0 && version == 0 && n_tables == 0;
-  if (*fresh)
+  *at = 0;
+  if (app_id == 0 && version == 0 && n_tables == 0)
     return TG__HQ_OK;
   if (app_id != HQ_APPLICATION_ID) {
     snprintf(why, cap, "%s is not a tillgroup-hq database; it was not changed", path);
@@ -203,29 +212,37 @@ static int check_header(tg__hq_db *h, const char *path, int *fresh, char *why, s
     snprintf(why, cap, "%s is a tillgroup-hq database without a schema: remove it", path);
     return TG__HQ_DB;
   }
+  *at = version;
   return TG__HQ_OK;
 }
 
-/* Creates the schema and HQ's signing key, unless another connection just did. */
-static int create_schema(tg__hq_db *h, const char *path, char *why, size_t cap) {
+/*
+ * Brings the schema from the step it is at up to HQ_SCHEMA_VERSION in one
+ * transaction, making HQ's signing key with a new file, unless another
+ * connection just did.
+ */
+static int upgrade_schema(tg__hq_db *h, const char *path, char *why, size_t cap) {
   unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
   char sql[96];
   sqlite3_stmt *st = NULL;
-  int fresh = 0, src, rc = exec_id(h, ST_BEGIN, "could not start a transaction", why, cap);
+  int at = 0, src = SQLITE_OK, rc = exec_id(h, ST_BEGIN, "could not start a transaction", why, cap);
   if (rc != TG__HQ_OK)
     return rc;
-  rc = check_header(h, path, &fresh, why, cap); /* again, now that we hold the write lock */
-  if (rc != TG__HQ_OK || !fresh)
+  rc = check_header(h, path, &at, why, cap); /* again, now that we hold the write lock */
+  if (rc != TG__HQ_OK || at == HQ_SCHEMA_VERSION)
     goto done;
   snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
            HQ_APPLICATION_ID, HQ_SCHEMA_VERSION);
-  src = sqlite3_exec(h->db, schema_sql, NULL, NULL, NULL);
+  for (int i = at; i < HQ_SCHEMA_VERSION && src == SQLITE_OK; i++)
+    src = sqlite3_exec(h->db, schema_steps[i], NULL, NULL, NULL);
   if (src == SQLITE_OK)
     src = sqlite3_exec(h->db, sql, NULL, NULL, NULL);
   if (src != SQLITE_OK) {
-    rc = db_fail(h, src, "could not create the schema", why, cap);
+    rc = db_fail(h, src, "could not bring the schema up to date", why, cap);
     goto done;
   }
+  if (at > 0)
+    goto done;
   crypto_sign_keypair(pk, sk);
   src = sqlite3_prepare_v2(h->db, "INSERT INTO hq_key(id, public, secret) VALUES(1, ?1, ?2)", -1,
                            &st, NULL);
@@ -240,7 +257,7 @@ static int create_schema(tg__hq_db *h, const char *path, char *why, size_t cap) 
     rc = db_fail(h, src, "could not store HQ's signing key", why, cap);
 done:
   if (rc == TG__HQ_OK)
-    return exec_id(h, ST_COMMIT, "could not commit the new schema", why, cap);
+    return exec_id(h, ST_COMMIT, "could not commit the schema", why, cap);
   rollback(h);
   return rc;
 }
@@ -261,7 +278,7 @@ static void hq_close(tg__hq_db *h) {
  */
 static int hq_open(const char *spec, tg__hq_db **out, char *why, size_t cap) {
   const char *path = strncmp(spec, "sqlite:", 7) == 0 ? spec + 7 : spec;
-  int fresh = 0, rc;
+  int at = 0, rc;
   *out = NULL;
   if (path[0] == '\0') {
     snprintf(why, cap, "the database is sqlite:PATH; the path is missing");
@@ -271,12 +288,16 @@ static int hq_open(const char *spec, tg__hq_db **out, char *why, size_t cap) {
     snprintf(why, cap, "libsodium could not start");
     return TG__HQ_DB;
   }
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
+  /* Only a file this call creates is closed here: closing a descriptor of a
+   * file another connection of this process has open would drop its POSIX
+   * locks, and another process could then take the live WAL as abandoned. */
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno != EEXIST) {
     snprintf(why, cap, "%s: %s", path, strerror(errno));
     return TG__HQ_DB;
   }
-  close(fd);
+  if (fd >= 0)
+    close(fd);
   tg__hq_db *h = calloc(1, sizeof *h);
   if (h == NULL) {
     snprintf(why, cap, "out of memory");
@@ -288,7 +309,7 @@ static int hq_open(const char *spec, tg__hq_db **out, char *why, size_t cap) {
     goto fail;
   }
   sqlite3_busy_timeout(h->db, 5000);
-  rc = check_header(h, path, &fresh, why, cap); /* before any pragma writes to the file */
+  rc = check_header(h, path, &at, why, cap); /* before any pragma writes to the file */
   if (rc != TG__HQ_OK)
     goto fail;
   src = sqlite3_exec(h->db,
@@ -316,7 +337,7 @@ static int hq_open(const char *spec, tg__hq_db **out, char *why, size_t cap) {
     rc = TG__HQ_DB;
     goto fail;
   }
-  if (fresh && (rc = create_schema(h, path, why, cap)) != TG__HQ_OK)
+  if (at < HQ_SCHEMA_VERSION && (rc = upgrade_schema(h, path, why, cap)) != TG__HQ_OK)
     goto fail;
   *out = h;
   return TG__HQ_OK;

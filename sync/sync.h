@@ -105,6 +105,33 @@ void tg__bundle_sig_make(const unsigned char sk[64], const void *body, size_t n,
 int tg__bundle_sig_check(const unsigned char hq_key[32], const void *body, size_t n,
                          const char *sig);
 
+/* ----- HQ's signature on a pull request (pull_auth.c) ---------------------- */
+
+#define TG__PULL_TARGET_MAX 512              /* path and query of a pull request, bytes */
+#define TG__PULL_AUTH_MAX 192                /* the Authorization value after "TG-HQ " */
+#define TG__PULL_SKEW_MS (5 * 60 * 1000)     /* clocks of HQ and terminal may differ this much */
+
+/*
+ * HQ signs each nightly pull request it sends a terminal (docs/sync-protocol.md,
+ * "Nightly pull"): Ed25519 with HQ's key over
+ * "TGP1\n" METHOD "\n" TARGET "\n" STORE "\n" TERMINAL "\n" TIME_MS, where
+ * TARGET is the path and query exactly as sent. Writes the Authorization
+ * value "TG-HQ STORE.TERMINAL.TIME_MS.SIG" (SIG base64url, no padding) into
+ * out[0..cap) and returns its length, or -1 when it does not fit.
+ */
+int tg__pull_sign(const unsigned char hq_sk[64], const char *store, const char *terminal,
+                  const char *method, const char *target, int64_t now_ms, char *out, size_t cap);
+/*
+ * Checks header (the Authorization value, or NULL) on a request of method
+ * and target to the terminal store-terminal: HQ's signature under hq_key
+ * (from the terminal's credential), for this terminal, within
+ * TG__PULL_SKEW_MS of now_ms. Returns 0, or -1 with one line in why. The
+ * requests are read-only, so a replay inside the window reveals nothing new.
+ */
+int tg__pull_check(const unsigned char hq_key[32], const char *store, const char *terminal,
+                   const char *method, const char *target, const char *header, int64_t now_ms,
+                   char *why, size_t cap);
+
 /* ----- The acknowledgement ------------------------------------------------ */
 
 typedef struct {
