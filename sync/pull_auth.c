@@ -91,3 +91,21 @@ int tg__pull_check(const unsigned char hq_key[32], const char *store, const char
   }
   return 0;
 }
+
+void tg__pull_mac(const unsigned char invite_key[32], const char *authorization, const void *body,
+                  size_t n, char out[TG__PULL_MAC_TEXT]) {
+  static const unsigned char context[] = "tillgroup pull answer v1";
+  unsigned char key[crypto_auth_hmacsha256_KEYBYTES], mac[crypto_auth_hmacsha256_BYTES];
+  unsigned char digest[32];
+  crypto_auth_hmacsha256_state st;
+  /* its own key, so an answer's MAC can never pass for an invite's tag */
+  crypto_generichash(key, sizeof key, context, sizeof context - 1, invite_key, 32);
+  crypto_generichash(digest, sizeof digest, body, n, NULL, 0);
+  crypto_auth_hmacsha256_init(&st, key, sizeof key);
+  crypto_auth_hmacsha256_update(&st, (const unsigned char *)authorization, strlen(authorization));
+  crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\n", 1);
+  crypto_auth_hmacsha256_update(&st, digest, sizeof digest);
+  crypto_auth_hmacsha256_final(&st, mac);
+  sodium_memzero(key, sizeof key);
+  sodium_bin2base64(out, TG__PULL_MAC_TEXT, mac, sizeof mac, B64);
+}

@@ -132,6 +132,20 @@ int tg__pull_check(const unsigned char hq_key[32], const char *store, const char
                    const char *method, const char *target, const char *header, int64_t now_ms,
                    char *why, size_t cap);
 
+#define TG__PULL_MAC_TEXT 44 /* base64url of a 32-byte HMAC, plus NUL */
+
+/*
+ * The terminal's MAC on its answer to a pull request, sent as the header
+ * "X-TG-MAC: <text>" so HQ can trust records fetched over plain HTTP on the
+ * store network: HMAC-SHA256, keyed with a key derived from the terminal's
+ * invite key (tg__cred_invite_key; HQ keeps it from enrolment), over the
+ * request's Authorization value (which binds method, target, terminal and
+ * time), "\n" and the BLAKE2b-256 of the body[0..n) as sent (after any
+ * Content-Encoding). HQ recomputes it and refuses an answer whose MAC differs.
+ */
+void tg__pull_mac(const unsigned char invite_key[32], const char *authorization, const void *body,
+                  size_t n, char out[TG__PULL_MAC_TEXT]);
+
 /* ----- The acknowledgement ------------------------------------------------ */
 
 typedef struct {

@@ -60,9 +60,28 @@ static void a_signed_pull_is_accepted_and_every_change_refused(void **state) {
   assert_int_equal(tg__pull_sign(sk, "S1", "T1", "GET", target, NOW, h, 40), -1);
 }
 
+static void an_answer_mac_binds_the_request_and_the_body(void **state) {
+  unsigned char k1[32], k2[32];
+  char a[TG__PULL_MAC_TEXT], b[TG__PULL_MAC_TEXT];
+  (void)state;
+  memset(k1, 1, sizeof k1);
+  memset(k2, 2, sizeof k2);
+  tg__pull_mac(k1, "TG-HQ S1.T1.1.x", "{}\n", 3, a);
+  assert_int_equal(strlen(a), TG__PULL_MAC_TEXT - 1);
+  tg__pull_mac(k1, "TG-HQ S1.T1.1.x", "{}\n", 3, b);
+  assert_string_equal(a, b);
+  tg__pull_mac(k2, "TG-HQ S1.T1.1.x", "{}\n", 3, b);
+  assert_string_not_equal(a, b);
+  tg__pull_mac(k1, "TG-HQ S1.T1.2.x", "{}\n", 3, b);
+  assert_string_not_equal(a, b);
+  tg__pull_mac(k1, "TG-HQ S1.T1.1.x", "{} ", 3, b);
+  assert_string_not_equal(a, b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_signed_pull_is_accepted_and_every_change_refused),
+      cmocka_unit_test(an_answer_mac_binds_the_request_and_the_body),
   };
   if (sodium_init() < 0)
     return 1;
