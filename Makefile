@@ -112,22 +112,27 @@ $(BUILD)/tests/example: tests/example.c pos/tillgroup.h $(BUILD)/libtillgroup.so
 	$(CC) $(WARN) $(CFLAGS) $(SAN) -Ipos -o $@ $< -L$(BUILD) -l:libtillgroup.so \
 	  -Wl,-rpath,$(abspath $(BUILD))
 
-# libFuzzer targets need clang; their own build of the library.
+# libFuzzer targets need clang and their own build of the library: compiled once
+# into FUZZ_BUILD (the sanitizer suites reuse it), each target then only links.
+FUZZ_BUILD ?= build/fuzz
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_HELPERS := tests/fuzz/terminal.c tests/escpos_check.c tests/hq_line_check.c
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_HELPERS) tests/fuzz/terminal.h tests/escpos_check.h tests/hq_line_check.h \
-    $(LIB_SRC) $(HQ_SRC) $(HDRS)
+FUZZ_LIB_SRC := $(LIB_SRC) $(filter-out $(HQ_MAIN),$(HQ_SRC)) $(FUZZ_HELPERS)
+FUZZ_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_CFLAGS = $(WARN) $(DEFS) -O1 -g -Ipos -Ireceipts -Isync -Idrivers -Itests $(PC_CFLAGS) $(HQ_CFLAGS)
+$(FUZZ_BUILD)/obj/%.o: %.c $(HDRS) tests/fuzz/terminal.h tests/escpos_check.h tests/hq_line_check.h
 	@mkdir -p $(dir $@)
-	clang $(WARN) $(DEFS) -O1 -g -fsanitize=fuzzer,address,undefined -Ipos -Ireceipts -Isync -Idrivers \
-	  -Itests $(PC_CFLAGS) $(HQ_CFLAGS) -o $@ $< $(FUZZ_HELPERS) $(LIB_SRC) \
-	  $(filter-out $(HQ_MAIN),$(HQ_SRC)) $(LDLIBS_ALL) $(HQ_LIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) \
+	  $(LDLIBS_ALL) $(HQ_LIBS)
 
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: all $(TEST_BIN) $(BUILD)/tests/example $(FUZZ_BIN)
-	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) SAN_FLAGS="$(SAN)" sh tests/run.sh
+	@BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) SANITIZE=$(SANITIZE) SAN_FLAGS="$(SAN)" sh tests/run.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined test-run
@@ -137,8 +142,8 @@ ubsan: deps
 
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
-	  n=$$(basename $$f); mkdir -p $(BUILD)/corpus/$$n; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	  n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
 soak: deps all $(BUILD)/tests/test_crash $(BUILD)/tests/test_powercut

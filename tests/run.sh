@@ -3,6 +3,7 @@
 # "N passed, N failed[, N skipped]". Suites speak TAP (cmocka with
 # CMOCKA_MESSAGE_OUTPUT=TAP, and the shell suites). Exits non-zero on any failure.
 BUILD=${BUILD:-build}
+FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
 TIMEOUT=${TG_TEST_TIMEOUT:-600}
 FUZZ_RUNS=${TG_FUZZ_RUNS:-20000}
 # fontconfig keeps 288 bytes of its parsed configuration for the life of the process
@@ -57,11 +58,11 @@ for t in test_sync test_hq_store test_report; do
   suite "$t-postgresql" pg_virtualenv -t sh -c \
     "TG_TEST_HQ=postgresql:// TG_TEST_PG=postgresql:// $BUILD/tests/$t"
 done
-for f in "$BUILD"/fuzz/fuzz_*; do
+for f in "$FUZZ_BUILD"/fuzz_*; do
   [ -x "$f" ] || continue
   n=$(basename "$f")
-  suite "$n" sh -c "mkdir -p $BUILD/corpus/$n && $f -runs=$FUZZ_RUNS -max_len=65536 \
-    $BUILD/corpus/$n tests/fuzz/corpus/$n && echo 'ok 1 - $n: $FUZZ_RUNS runs, no crash'"
+  suite "$n" sh -c "mkdir -p $FUZZ_BUILD/corpus/$n && $f -runs=$FUZZ_RUNS -max_len=65536 \
+    $FUZZ_BUILD/corpus/$n tests/fuzz/corpus/$n && echo 'ok 1 - $n: $FUZZ_RUNS runs, no crash'"
 done
 
 if [ -n "$reasons" ]; then
