@@ -525,6 +525,7 @@ int tg__cmd_coupon(int argc, char **argv, const char *db);
 int tg__cmd_member(int argc, char **argv, const char *db);
 int tg__cmd_enrol(int argc, char **argv, const char *db);
 int tg__cmd_sync(int argc, char **argv, const char *db);
+int tg__cmd_serve_sync(int argc, char **argv, const char *db);
 int tg__cmd_devices(int argc, char **argv, const char *db);
 int tg__cmd_print(int argc, char **argv, const char *db);
 int tg__cmd_drawer(int argc, char **argv, const char *db);
