@@ -1,4 +1,5 @@
-/* tillgroup serve-sync: answers HQ's nightly pull (manifest and records) until SIGINT or SIGTERM. */
+/* tillgroup serve-sync: answers HQ's nightly pull (manifest and records) until SIGINT or SIGTERM.
+ */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,12 +25,10 @@ static const char serve_help[] =
     "SIGTERM. The terminal must be enrolled ('tillgroup enrol') first.\n";
 
 int tg__cmd_serve_sync(int argc, char **argv, const char *db) {
-  static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
-                                       {"tls-cert", required_argument, NULL, 'c'},
-                                       {"tls-key", required_argument, NULL, 'k'},
-                                       {"threads", required_argument, NULL, 't'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {
+      {"listen", required_argument, NULL, 'l'},  {"tls-cert", required_argument, NULL, 'c'},
+      {"tls-key", required_argument, NULL, 'k'}, {"threads", required_argument, NULL, 't'},
+      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
   tg__pull_server_config cfg;
   tg__pull_store *store = NULL;
   tg__pull_server *server = NULL;

@@ -1,4 +1,5 @@
-/* The terminal's store as the nightly pull reads it: a read-only connection, one snapshot per answer. */
+/* The terminal's store as the nightly pull reads it: a read-only connection, one snapshot per
+ * answer. */
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -38,11 +39,13 @@ static int read_epoch(tg__pull_store *s, int64_t *epoch) {
   if (rc == SQLITE_ROW)
     *epoch = sqlite3_column_int64(s->epoch, 0);
   sqlite3_reset(s->epoch);
-  return rc == SQLITE_ROW ? 0 : tg__db_fail(s->t, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc,
-                                            "could not read the terminal's epoch");
+  return rc == SQLITE_ROW ? 0
+                          : tg__db_fail(s->t, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc,
+                                        "could not read the terminal's epoch");
 }
 
-/* tg__pull_source.read over the store (sync.h): everything between BEGIN and its end is one snapshot. */
+/* tg__pull_source.read over the store (sync.h): everything between BEGIN and its end is one
+ * snapshot. */
 static int store_read(void *ctx, int64_t from, int64_t to, int64_t *epoch, int64_t *max_seq,
                       tg__pull_line_fn line, void *arg, char *why, size_t cap) {
   tg__pull_store *s = ctx;
@@ -111,8 +114,8 @@ static int read_enrolment(tg__pull_store *s) {
 static int check_schema(tg_terminal *t) {
   sqlite3_stmt *st;
   int64_t app = 0, version = 0;
-  int rc = sqlite3_prepare_v2(t->db, "SELECT * FROM pragma_application_id, pragma_user_version",
-                              -1, &st, NULL);
+  int rc = sqlite3_prepare_v2(t->db, "SELECT * FROM pragma_application_id, pragma_user_version", -1,
+                              &st, NULL);
   if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     app = sqlite3_column_int64(st, 0);
     version = sqlite3_column_int64(st, 1);

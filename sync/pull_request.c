@@ -60,20 +60,17 @@ static int read_query(const char *q, tg__pull_request *out) {
 
 void tg__pull_request_decide(const char *method, const char *target, tg__pull_request *out) {
   memset(out, 0, sizeof *out);
-  if (method == NULL || target == NULL)
-    {
+  if (method == NULL || target == NULL) {
     refuse(out, 400, "no method or target");
     return;
   }
   if (strcmp(method, "HEAD") == 0)
     out->head = 1;
-  else if (strcmp(method, "GET") != 0)
-    {
+  else if (strcmp(method, "GET") != 0) {
     refuse(out, 405, "method not allowed: use GET");
     return;
   }
-  if (strnlen(target, TG__PULL_TARGET_MAX + 1) > TG__PULL_TARGET_MAX)
-    {
+  if (strnlen(target, TG__PULL_TARGET_MAX + 1) > TG__PULL_TARGET_MAX) {
     refuse(out, 414, "the target is over 512 bytes");
     return;
   }
@@ -82,8 +79,7 @@ void tg__pull_request_decide(const char *method, const char *target, tg__pull_re
     out->route = TG__PULL_MANIFEST;
   else if (n_path == 11 && memcmp(target, "/v1/records", 11) == 0)
     out->route = TG__PULL_RECORDS;
-  else
-    {
+  else {
     refuse(out, 404, "no such path: use /v1/manifest or /v1/records");
     return;
   }
@@ -95,13 +91,11 @@ void tg__pull_request_decide(const char *method, const char *target, tg__pull_re
   if (read_query(target + n_path + 1, out) != 0)
     return;
   out->has_range = 1;
-  if (out->from > out->to)
-    {
+  if (out->from > out->to) {
     refuse(out, 422, "from is above to");
     return;
   }
-  if (out->route == TG__PULL_RECORDS && out->to - out->from >= TG__SYNC_BATCH_RECORDS)
-    {
+  if (out->route == TG__PULL_RECORDS && out->to - out->from >= TG__SYNC_BATCH_RECORDS) {
     refuse(out, 422, "at most 10000 records per request");
     return;
   }

@@ -1,4 +1,5 @@
-/* The terminal's nightly-pull endpoint (libmicrohttpd): HQ's signed reads of the manifest and records. */
+/* The terminal's nightly-pull endpoint (libmicrohttpd): HQ's signed reads of the manifest and
+ * records. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -17,10 +18,10 @@
 
 #define THREADS_DEFAULT 2
 #define THREADS_MAX 16
-#define CONNECTIONS_MAX 64       /* open connections; more are refused at accept */
-#define TIMEOUT_S 30             /* idle connection */
-#define CONN_MEMORY (32 * 1024)  /* headers and read buffer of one connection */
-#define PEM_MAX (1024 * 1024)    /* a certificate chain or key file */
+#define CONNECTIONS_MAX 64      /* open connections; more are refused at accept */
+#define TIMEOUT_S 30            /* idle connection */
+#define CONN_MEMORY (32 * 1024) /* headers and read buffer of one connection */
+#define PEM_MAX (1024 * 1024)   /* a certificate chain or key file */
 #define LOG_TARGET_MAX 96
 #define FIRST_CAP (64 * 1024)
 #define TOO_BIG 1 /* a line callback's result: the body would pass TG__PULL_BODY_MAX */
@@ -103,8 +104,8 @@ static int on_line(void *arg, int64_t seq, const char *body, size_t n) {
  * is not NULL, the MAC over the bytes sent; MHD_NO (the connection closes)
  * when it cannot. */
 static enum MHD_Result send_body(struct MHD_Connection *c, const tg__pull_server *s, request *rq,
-                                 unsigned status, const char *type, char *body, size_t n,
-                                 int gzip, const char *auth) {
+                                 unsigned status, const char *type, char *body, size_t n, int gzip,
+                                 const char *auth) {
   char mac[TG__PULL_MAC_TEXT];
   if (gzip) {
     unsigned char *z = NULL;
@@ -146,9 +147,8 @@ static enum MHD_Result send_body(struct MHD_Connection *c, const tg__pull_server
 }
 
 /* Answers {"error":"why"} (why cut to one printable line), with the MAC when auth is given. */
-static enum MHD_Result send_error(struct MHD_Connection *c, const tg__pull_server *s,
-                                  request *rq, unsigned status, const char *why,
-                                  const char *auth) {
+static enum MHD_Result send_error(struct MHD_Connection *c, const tg__pull_server *s, request *rq,
+                                  unsigned status, const char *why, const char *auth) {
   printable(why, rq->why, sizeof rq->why);
   json_t *o = json_pack("{s:s}", "error", rq->why);
   char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -189,11 +189,11 @@ static enum MHD_Result manifest(struct MHD_Connection *c, const tg__pull_server 
   char *body = malloc(512);
   if (body == NULL)
     return MHD_NO;
-  int n = snprintf(body, 512,
-                   "{\"store\":\"%s\",\"terminal\":\"%s\",\"epoch\":%" PRId64 ",\"max_seq\":%" PRId64
-                   ",\"from\":%" PRId64 ",\"to\":%" PRId64 ",\"count\":%" PRId64
-                   ",\"digest\":\"%s\"}",
-                   s->cfg.store, s->cfg.terminal, epoch, max_seq, from, to, r.count, hex);
+  int n =
+      snprintf(body, 512,
+               "{\"store\":\"%s\",\"terminal\":\"%s\",\"epoch\":%" PRId64 ",\"max_seq\":%" PRId64
+               ",\"from\":%" PRId64 ",\"to\":%" PRId64 ",\"count\":%" PRId64 ",\"digest\":\"%s\"}",
+               s->cfg.store, s->cfg.terminal, epoch, max_seq, from, to, r.count, hex);
   rq->records = r.count;
   return send_body(c, s, rq, MHD_HTTP_OK, "application/json", body, (size_t)n, 0, auth);
 }
@@ -227,8 +227,7 @@ static enum MHD_Result records(struct MHD_Connection *c, const tg__pull_server *
                       "this terminal's store cannot be read now; retry later", auth);
   }
   rq->records = r.count;
-  const char *ae =
-      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+  const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
   if (r.p == NULL && (r.p = malloc(1)) == NULL)
     return MHD_NO;
   return send_body(c, s, rq, MHD_HTTP_OK, "application/x-ndjson", r.p, r.n,
@@ -254,14 +253,14 @@ static enum MHD_Result answer(struct MHD_Connection *c, const tg__pull_server *s
   }
   if (pr.status == 405 || pr.status == 414 || pr.status == 404 || pr.status == 400)
     return send_error(c, s, rq, pr.status, pr.why, NULL);
-  const char *auth =
-      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
   if (tg__pull_check(s->cfg.hq_key, s->cfg.store, s->cfg.terminal, method, rq->target, auth,
                      now_ms(), why, sizeof why) != 0)
     return send_error(c, s, rq, MHD_HTTP_UNAUTHORIZED, why, NULL);
   if (pr.status != 0)
     return send_error(c, s, rq, pr.status, pr.why, auth);
-  return pr.route == TG__PULL_MANIFEST ? manifest(c, s, rq, &pr, auth) : records(c, s, rq, &pr, auth);
+  return pr.route == TG__PULL_MANIFEST ? manifest(c, s, rq, &pr, auth)
+                                       : records(c, s, rq, &pr, auth);
 }
 
 /*
@@ -331,8 +330,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   if (rq->records > 0)
     snprintf(records, sizeof records, "%lld", (long long)rq->records);
   printable(rq->too_long ? "(over 512 bytes)" : rq->target, target, sizeof target);
-  fprintf(stderr, "%s %s %s %u %s %lldms%s%s%s%s\n", when, rq->method[0] ? rq->method : "-",
-          target, rq->status, records, (long long)ms, rq->why[0] ? " \"" : "", rq->why,
+  fprintf(stderr, "%s %s %s %u %s %lldms%s%s%s%s\n", when, rq->method[0] ? rq->method : "-", target,
+          rq->status, records, (long long)ms, rq->why[0] ? " \"" : "", rq->why,
           rq->why[0] ? "\"" : "",
           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
   free(rq);
@@ -440,11 +439,10 @@ int tg__pull_server_start(const tg__pull_server_config *cfg, tg__pull_server **o
       flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
       threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK,
-      on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-      cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY,
-      key, MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+      completed, NULL, cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+      MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
   if (s->d == NULL) {
     snprintf(why, cap, "cannot listen on %s: %s", cfg->listen,
              errno != 0 ? strerror(errno) : "refused");

@@ -332,9 +332,9 @@ static void records_are_the_uploaders_bytes_plain_and_gzip(void **state) {
   assert_mac(f, &a); /* over the gzip bytes as sent */
   unsigned char *text = NULL;
   size_t n_text = 0;
-  assert_int_equal(tg__gunzip(a.body, a.n, TG__SYNC_INFLATED_MAX, TG__SYNC_RATIO_MAX, &text,
-                              &n_text),
-                   TG__GUNZIP_OK);
+  assert_int_equal(
+      tg__gunzip(a.body, a.n, TG__SYNC_INFLATED_MAX, TG__SYNC_RATIO_MAX, &text, &n_text),
+      TG__GUNZIP_OK);
   assert_int_equal(n_text, want.n);
   assert_memory_equal(text, want.p, want.n);
   free(text);
@@ -401,8 +401,8 @@ static void every_refusal_has_its_status_and_changes_nothing(void **state) {
   send_raw(f->port, "GET", "/v1/manifest", NULL, 0, &a);
   expect_refusal(f, &a, 401);
   free(a.body);
-  assert_true(tg__pull_sign(f->hq_sk, "S1", "T1", "GET", "/v1/manifest", wall_ms(), auth,
-                            sizeof auth) > 0);
+  assert_true(
+      tg__pull_sign(f->hq_sk, "S1", "T1", "GET", "/v1/manifest", wall_ms(), auth, sizeof auth) > 0);
   auth[strlen(auth) - 3] = auth[strlen(auth) - 3] == 'A' ? 'B' : 'A';
   send_raw(f->port, "GET", "/v1/manifest", auth, 0, &a);
   expect_refusal(f, &a, 401);
@@ -413,16 +413,15 @@ static void every_refusal_has_its_status_and_changes_nothing(void **state) {
   send_signed_as(f->port, f->hq_sk, "T2", wall_ms(), "GET", "/v1/manifest", 0, &a);
   expect_refusal(f, &a, 401);
   free(a.body);
-  send_signed_as(f->port, f->hq_sk, "T1", wall_ms() - 6 * 60 * 1000, "GET", "/v1/manifest", 0,
-                 &a);
+  send_signed_as(f->port, f->hq_sk, "T1", wall_ms() - 6 * 60 * 1000, "GET", "/v1/manifest", 0, &a);
   expect_refusal(f, &a, 401);
   free(a.body);
   send_signed_as(f->port, other_sk, "T1", wall_ms(), "GET", "/v1/manifest", 0, &a);
   expect_refusal(f, &a, 401);
   free(a.body);
   /* a signature for another target does not carry over */
-  assert_true(tg__pull_sign(f->hq_sk, "S1", "T1", "GET", "/v1/records?from=1&to=2", wall_ms(),
-                            auth, sizeof auth) > 0);
+  assert_true(tg__pull_sign(f->hq_sk, "S1", "T1", "GET", "/v1/records?from=1&to=2", wall_ms(), auth,
+                            sizeof auth) > 0);
   send_raw(f->port, "GET", "/v1/records?from=1&to=3", auth, 0, &a);
   expect_refusal(f, &a, 401);
   free(a.body);
@@ -441,16 +440,25 @@ static void every_refusal_has_its_status_and_changes_nothing(void **state) {
   free(a.body);
   /* 422: every bad query, signed as HQ would */
   static const char *const bad[] = {
-      "/v1/records?from=0&to=3",      "/v1/records?from=-1&to=3",
-      "/v1/records?from=01&to=3",     "/v1/records?from=1e3&to=2000",
-      "/v1/records?from=5&to=4",      "/v1/records?from=1&to=41",
-      "/v1/records?from=1&to=10001",  "/v1/records?from=1&from=1&to=2",
-      "/v1/records?from=1&to=2&x=1",  "/v1/records?from=1",
-      "/v1/records",                  "/v1/records?",
-      "/v1/records?from=1&to=2&",     "/v1/records?from=+1&to=2",
+      "/v1/records?from=0&to=3",
+      "/v1/records?from=-1&to=3",
+      "/v1/records?from=01&to=3",
+      "/v1/records?from=1e3&to=2000",
+      "/v1/records?from=5&to=4",
+      "/v1/records?from=1&to=41",
+      "/v1/records?from=1&to=10001",
+      "/v1/records?from=1&from=1&to=2",
+      "/v1/records?from=1&to=2&x=1",
+      "/v1/records?from=1",
+      "/v1/records",
+      "/v1/records?",
+      "/v1/records?from=1&to=2&",
+      "/v1/records?from=+1&to=2",
       "/v1/records?from=1&to=9007199254740993",
-      "/v1/manifest?from=1&to=41",    "/v1/manifest?from=2",
-      "/v1/manifest?from=3&to=2",     "/v1/manifest?page=1",
+      "/v1/manifest?from=1&to=41",
+      "/v1/manifest?from=2",
+      "/v1/manifest?from=3&to=2",
+      "/v1/manifest?page=1",
       "/v1/records?from=%31&to=2",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -685,8 +693,7 @@ static pid_t start_process(const char *dir, char *const argv[], unsigned *port) 
 }
 
 /* Runs argv with stdin from in (NULL: none) and stdout into out; its exit status. */
-static int run_process(const char *dir, char *const argv[], const char *in, char *out,
-                       size_t cap) {
+static int run_process(const char *dir, char *const argv[], const char *in, char *out, size_t cap) {
   int o[2], i[2];
   assert_int_equal(pipe(o), 0);
   assert_int_equal(pipe(i), 0);
@@ -814,8 +821,8 @@ static void the_command_serves_until_sigterm_and_refuses_unenrolled_tills(void *
   char cli[4096], out[512], path2[4200];
   unsigned port;
   snprintf(cli, sizeof cli, "%s/tillgroup", build != NULL ? build : "build");
-  char *argv[] = {cli, "--db", f->path, "serve-sync", "--listen", "127.0.0.1:0", "--threads",
-                  "2", NULL};
+  char *argv[] = {cli,           "--db",      f->path, "serve-sync", "--listen",
+                  "127.0.0.1:0", "--threads", "2",     NULL};
   pid_t pid = start_process(f->dir, argv, &port);
   answer a;
   send_signed_as(port, f->hq_sk, "T1", wall_ms(), "GET", "/v1/manifest?from=1&to=2", 0, &a);
@@ -854,10 +861,10 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(fifty_answers_stay_consistent_while_sales_commit, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(the_manifest_digest_is_what_hq_stored_from_the_upload,
+      cmocka_unit_test_setup_teardown(the_manifest_digest_is_what_hq_stored_from_the_upload, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(the_command_serves_until_sigterm_and_refuses_unenrolled_tills,
                                       setup, teardown),
-      cmocka_unit_test_setup_teardown(
-          the_command_serves_until_sigterm_and_refuses_unenrolled_tills, setup, teardown),
   };
   signal(SIGPIPE, SIG_IGN);
   if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
