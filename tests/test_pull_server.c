@@ -526,6 +526,50 @@ static void the_request_decision_needs_no_socket(void **state) {
   assert_int_equal(r.status, 422);
 }
 
+/* A store that cannot be read, or one that skips a seq: the server must say 503, never guess. */
+static int broken_read(void *ctx, int64_t from, int64_t to, int64_t *epoch, int64_t *max_seq,
+                       tg__pull_line_fn line, void *arg, char *why, size_t cap) {
+  const int *mode = ctx;
+  *epoch = 1;
+  *max_seq = 10;
+  if (*mode == 0) {
+    snprintf(why, cap, "disk I/O error");
+    return TG__PULL_READ_UNREADABLE;
+  }
+  (void)to;
+  for (int64_t seq = from < 1 ? 1 : from; seq <= 10; seq += 2) /* every other record */
+    if (line(arg, seq, "{}", 2) != 0)
+      return 0;
+  return 0;
+}
+
+static void an_unreadable_store_answers_503(void **state) {
+  fixture *f = *state;
+  tg__pull_server_config cfg;
+  tg__pull_server *server = NULL;
+  char why[256];
+  answer a;
+  int mode = 0;
+  memset(&cfg, 0, sizeof cfg);
+  tg__pull_store_config(f->store, &cfg);
+  cfg.listen = "127.0.0.1:0";
+  cfg.source.ctx = &mode;
+  cfg.source.read = broken_read;
+  assert_int_equal(tg__pull_server_start(&cfg, &server, why, sizeof why), 0);
+  unsigned port = tg__pull_server_port(server);
+  for (mode = 0; mode < 2; mode++) {
+    send_signed_as(port, f->hq_sk, "T1", wall_ms(), "GET", "/v1/manifest", 0, &a);
+    expect_refusal(f, &a, 503);
+    assert_mac(f, &a);
+    assert_null(strstr(a.body, "disk")); /* the store's own words stay in the log */
+    free(a.body);
+    send_signed_as(port, f->hq_sk, "T1", wall_ms(), "GET", "/v1/records?from=1&to=4", 0, &a);
+    expect_refusal(f, &a, 503);
+    free(a.body);
+  }
+  tg__pull_server_stop(server);
+}
+
 /* ----- Answers while sales are committed ----------------------------------- */
 
 typedef struct {
@@ -859,6 +903,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(an_empty_store_has_an_empty_manifest, setup, teardown),
       cmocka_unit_test_setup_teardown(every_refusal_has_its_status_and_changes_nothing, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(an_unreadable_store_answers_503, setup, teardown),
       cmocka_unit_test_setup_teardown(fifty_answers_stay_consistent_while_sales_commit, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(the_manifest_digest_is_what_hq_stored_from_the_upload, setup,
