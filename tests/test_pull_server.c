@@ -36,6 +36,8 @@ typedef struct {
   unsigned port;
 } fixture;
 
+static const char *tls_ca; /* NULL: plain HTTP; else HTTPS trusting this CA file */
+
 /* One answer as the client received it. */
 typedef struct {
   long status;
@@ -154,7 +156,8 @@ static void send_raw(unsigned port, const char *method, const char *target, cons
   char url[1024], header[512];
   struct curl_slist *h = NULL;
   memset(a, 0, sizeof *a);
-  snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, target);
+  snprintf(url, sizeof url, "%s://127.0.0.1:%u%s", tls_ca != NULL ? "https" : "http", port,
+           target);
   if (auth != NULL) {
     snprintf(a->auth, sizeof a->auth, "%s", auth);
     snprintf(header, sizeof header, "Authorization: %s", auth);
@@ -172,6 +175,8 @@ static void send_raw(unsigned port, const char *method, const char *target, cons
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+  if (tls_ca != NULL)
+    curl_easy_setopt(c, CURLOPT_CAINFO, tls_ca);
   if (strcmp(method, "POST") == 0) {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
@@ -570,6 +575,45 @@ static void an_unreadable_store_answers_503(void **state) {
   tg__pull_server_stop(server);
 }
 
+static void https_serves_the_same_answers(void **state) {
+  fixture *f = *state;
+  char cmd[13000], cert[4200], key[4200], why[256];
+  tg__pull_server_config cfg;
+  tg__pull_server *server = NULL;
+  answer a;
+  snprintf(cert, sizeof cert, "%s/cert.pem", f->dir);
+  snprintf(key, sizeof key, "%s/key.pem", f->dir);
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+           "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' "
+           ">/dev/null 2>&1",
+           key, cert);
+  if (system(cmd) != 0) {
+    TT_SKIP("openssl could not make a test certificate");
+    return;
+  }
+  memset(&cfg, 0, sizeof cfg);
+  tg__pull_store_config(f->store, &cfg);
+  cfg.listen = "127.0.0.1:0";
+  cfg.tls_cert = cert;
+  cfg.tls_key = key;
+  if (tg__pull_server_start(&cfg, &server, why, sizeof why) != 0)
+    fail_msg("TLS server: %s", why);
+  tls_ca = cert;
+  send_signed_as(tg__pull_server_port(server), f->hq_sk, "T1", wall_ms(), "GET",
+                 "/v1/records?from=1&to=5", 1, &a);
+  tls_ca = NULL;
+  tg__pull_server_stop(server);
+  assert_int_equal(a.status, 200);
+  assert_string_equal(a.encoding, "gzip");
+  assert_mac(f, &a);
+  free(a.body);
+  /* a key file that is not there is refused before anything listens */
+  cfg.tls_key = "/nonexistent/key.pem";
+  assert_int_equal(tg__pull_server_start(&cfg, &server, why, sizeof why), -1);
+  assert_non_null(strstr(why, "/nonexistent/key.pem"));
+}
+
 /* ----- Answers while sales are committed ----------------------------------- */
 
 typedef struct {
@@ -904,6 +948,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(every_refusal_has_its_status_and_changes_nothing, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(an_unreadable_store_answers_503, setup, teardown),
+      cmocka_unit_test_setup_teardown(https_serves_the_same_answers, setup, teardown),
       cmocka_unit_test_setup_teardown(fifty_answers_stay_consistent_while_sales_commit, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(the_manifest_digest_is_what_hq_stored_from_the_upload, setup,
