@@ -917,11 +917,23 @@ static void the_command_serves_until_sigterm_and_refuses_unenrolled_tills(void *
   assert_int_equal(a.status, 200);
   assert_mac(f, &a);
   free(a.body);
+  a.body = NULL;
   int status = 0;
   kill(pid, SIGTERM);
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFEXITED(status));
   assert_int_equal(WEXITSTATUS(status), 0);
+  /* one line for the request, one for the stop; never the signature */
+  char log_path[4200];
+  tg__buf log = {0};
+  snprintf(log_path, sizeof log_path, "%s/proc.log", f->dir);
+  tt_slurp(log_path, &log);
+  tg__buf_add(&log, "", 1);
+  assert_non_null(strstr((char *)log.p, " GET /v1/manifest?from=1&to=2 200 2 "));
+  assert_non_null(strstr((char *)log.p, "SIGTERM: stopping"));
+  assert_null(strstr((char *)log.p, strrchr(a.auth, '.') + 1));
+  assert_null(strstr((char *)log.p, "TG-HQ"));
+  tg__buf_free(&log);
   /* a till not enrolled: refused with a reason, nothing served */
   snprintf(path2, sizeof path2, "%s/t2.db", f->dir);
   tg_terminal_config cfg = {"S1", "T2", "CNY", "Asia/Shanghai"};
