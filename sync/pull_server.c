@@ -283,8 +283,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return MHD_NO; /* no body is read after an answer */
   if (rq->method[0] == '\0') {
     printable(method, rq->method, sizeof rq->method);
-    if (has_body(c)) {
+    if (has_body(c)) { /* refused at once, with the reason a bodiless request would get first */
+      tg__pull_request pr;
       rq->answered = 1;
+      tg__pull_request_decide(method, rq->too_long ? NULL : rq->target, &pr);
+      if (rq->too_long)
+        return send_error(c, s, rq, 414, "the target is over 512 bytes", NULL);
+      if (pr.status == 405 || pr.status == 404)
+        return send_error(c, s, rq, pr.status, pr.why, NULL);
       return send_error(c, s, rq, MHD_HTTP_BAD_REQUEST, "a pull request has no body", NULL);
     }
     return MHD_YES;

@@ -37,6 +37,7 @@ typedef struct {
 } fixture;
 
 static const char *tls_ca; /* NULL: plain HTTP; else HTTPS trusting this CA file */
+static const char *post_body; /* NULL: none; else sent as the request's body */
 
 /* One answer as the client received it. */
 typedef struct {
@@ -177,7 +178,10 @@ static void send_raw(unsigned port, const char *method, const char *target, cons
   curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
   if (tls_ca != NULL)
     curl_easy_setopt(c, CURLOPT_CAINFO, tls_ca);
-  if (strcmp(method, "POST") == 0) {
+  if (post_body != NULL) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  } else if (strcmp(method, "POST") == 0) {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
   } else if (strcmp(method, "HEAD") == 0) {
@@ -440,6 +444,17 @@ static void every_refusal_has_its_status_and_changes_nothing(void **state) {
   send_signed_as(f->port, f->hq_sk, "T1", wall_ms(), "POST", "/v1/records?from=1&to=2", 0, &a);
   expect_refusal(f, &a, 405);
   free(a.body);
+  post_body = "{}"; /* with a body too: still 405, and a GET with a body is 400 */
+  send_signed_as(f->port, f->hq_sk, "T1", wall_ms(), "POST", "/v1/records?from=1&to=2", 0, &a);
+  expect_refusal(f, &a, 405);
+  free(a.body);
+  send_signed_as(f->port, f->hq_sk, "T1", wall_ms(), "PUT", "/v1/manifest", 0, &a);
+  expect_refusal(f, &a, 405);
+  free(a.body);
+  send_signed_as(f->port, f->hq_sk, "T1", wall_ms(), "GET", "/v1/manifest", 0, &a);
+  expect_refusal(f, &a, 400);
+  free(a.body);
+  post_body = NULL;
   send_signed_as(f->port, f->hq_sk, "T1", wall_ms(), "DELETE", "/v1/manifest", 0, &a);
   expect_refusal(f, &a, 405);
   free(a.body);
