@@ -36,7 +36,7 @@ typedef struct {
   unsigned port;
 } fixture;
 
-static const char *tls_ca; /* NULL: plain HTTP; else HTTPS trusting this CA file */
+static const char *tls_ca;    /* NULL: plain HTTP; else HTTPS trusting this CA file */
 static const char *post_body; /* NULL: none; else sent as the request's body */
 
 /* One answer as the client received it. */
@@ -157,8 +157,7 @@ static void send_raw(unsigned port, const char *method, const char *target, cons
   char url[1024], header[512];
   struct curl_slist *h = NULL;
   memset(a, 0, sizeof *a);
-  snprintf(url, sizeof url, "%s://127.0.0.1:%u%s", tls_ca != NULL ? "https" : "http", port,
-           target);
+  snprintf(url, sizeof url, "%s://127.0.0.1:%u%s", tls_ca != NULL ? "https" : "http", port, target);
   if (auth != NULL) {
     snprintf(a->auth, sizeof a->auth, "%s", auth);
     snprintf(header, sizeof header, "Authorization: %s", auth);
@@ -629,6 +628,48 @@ static void https_serves_the_same_answers(void **state) {
   assert_non_null(strstr(why, "/nonexistent/key.pem"));
 }
 
+/* Every allocation of opening the store and of a read fails in turn: an error, never a crash or a
+ * leak, and the next try works. */
+static void allocation_failures_are_errors(void **state) {
+  fixture *f = *state;
+  char why[256];
+  long n = 1, fired;
+  do {
+    tg__pull_store *ps = NULL;
+    why[0] = '\0';
+    tt_mem_arm(0, n);
+    int rc = tg__pull_store_open(f->path, &ps, why, sizeof why);
+    fired = tt_mem_disarm();
+    /* SQLite survives some failed allocations (benign ones): then the store must work */
+    if (rc != 0 && why[0] == '\0')
+      fail_msg("allocation %ld: refused without a reason", n);
+    if (rc == 0) {
+      int64_t epoch, max_seq;
+      expected e;
+      memset(&e, 0, sizeof e);
+      e.from = 1;
+      e.to = 3;
+      crypto_generichash_init(&e.h, NULL, 0, 32);
+      tg__pull_server_config cfg;
+      memset(&cfg, 0, sizeof cfg);
+      tg__pull_store_config(ps, &cfg);
+      tt_mem_arm(0, n);
+      rc =
+          cfg.source.read(cfg.source.ctx, 1, 3, &epoch, &max_seq, expect_line, &e, why, sizeof why);
+      fired += tt_mem_disarm();
+      tg__buf_free(&e.lines);
+      assert_true(rc == TG__PULL_READ_OK || rc == TG__PULL_READ_UNREADABLE ||
+                  rc == TG__PULL_READ_NOMEM);
+      if (rc == TG__PULL_READ_OK && (max_seq != SALES || e.n != 3))
+        fail_msg("allocation %ld: max_seq %lld, %lld records", n, (long long)max_seq,
+                 (long long)e.n);
+    }
+    tg__pull_store_close(ps);
+    n++;
+  } while (fired > 0 && n < 2000);
+  assert_true(fired == 0);
+}
+
 /* ----- Answers while sales are committed ----------------------------------- */
 
 typedef struct {
@@ -976,6 +1017,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(an_unreadable_store_answers_503, setup, teardown),
       cmocka_unit_test_setup_teardown(https_serves_the_same_answers, setup, teardown),
+      cmocka_unit_test_setup_teardown(allocation_failures_are_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(fifty_answers_stay_consistent_while_sales_commit, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(the_manifest_digest_is_what_hq_stored_from_the_upload, setup,
@@ -984,7 +1026,7 @@ int main(void) {
                                       setup, teardown),
   };
   signal(SIGPIPE, SIG_IGN);
-  if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+  if (tt_mem_install() != 0 || sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
     return 1;
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();
