@@ -444,11 +444,12 @@ int tg__pull_server_start(const tg__pull_server_config *cfg, tg__pull_server **o
   s->d = MHD_start_daemon(
       flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-      threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)CONN_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-      completed, NULL, cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-      MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+      threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)(cfg->timeout_s > 0 ? cfg->timeout_s : TIMEOUT_S), MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+      cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY,
+      key, MHD_OPTION_END);
   if (s->d == NULL) {
     snprintf(why, cap, "cannot listen on %s: %s", cfg->listen,
              errno != 0 ? strerror(errno) : "refused");

@@ -212,6 +212,7 @@ typedef struct tg__pull_server_config {
   const char *tls_cert; /* NULL: plain HTTP; else PEM files, with tls_key */
   const char *tls_key;
   int threads;          /* 0: 2 */
+  int timeout_s;        /* a connection idle this long is closed; 0: 30 */
   char store[TG__SYNC_ID_MAX + 1];
   char terminal[TG__SYNC_ID_MAX + 1];
   unsigned char hq_key[TG__CRED_KEY];  /* checks HQ's signature (tg__pull_check) */

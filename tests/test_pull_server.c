@@ -6,12 +6,17 @@
  * answers consistent while sales are committed at the same time. The
  * command and the comparison with HQ's stored records: test_pull_serve.c.
  */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "pull_client.h"
 
@@ -401,6 +406,37 @@ static void allocation_failures_are_errors(void **state) {
   assert_true(fired == 0);
 }
 
+/* A client that opens a connection and says nothing, or half a request, is cut off. */
+static void an_idle_connection_is_closed(void **state) {
+  pc_fixture *f = *state;
+  tg__pull_server_config cfg;
+  tg__pull_server *server = NULL;
+  char why[256], buf[256];
+  memset(&cfg, 0, sizeof cfg);
+  tg__pull_store_config(f->store, &cfg);
+  cfg.listen = "127.0.0.1:0";
+  cfg.timeout_s = 1;
+  assert_int_equal(tg__pull_server_start(&cfg, &server, why, sizeof why), 0);
+  struct sockaddr_in addr = {0};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)tg__pull_server_port(server));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int half = 0; half < 2; half++) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    if (half)
+      assert_int_equal(write(fd, "GET /v1/manifest HTTP/1.1\r\nHost: x\r\n", 37), 37);
+    int64_t t0 = pc_wall_ms();
+    struct pollfd pfd = {fd, POLLIN, 0};
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    assert_true(read(fd, buf, sizeof buf) <= 0); /* closed, nothing answered */
+    assert_true(pc_wall_ms() - t0 < 5000);
+    close(fd);
+  }
+  tg__pull_server_stop(server);
+}
+
 /* ----- Answers while sales are committed ----------------------------------- */
 
 typedef struct {
@@ -540,6 +576,7 @@ int main(void) {
                                       pc_teardown),
       cmocka_unit_test_setup_teardown(an_unreadable_store_answers_503, pc_setup, pc_teardown),
       cmocka_unit_test_setup_teardown(https_serves_the_same_answers, pc_setup, pc_teardown),
+      cmocka_unit_test_setup_teardown(an_idle_connection_is_closed, pc_setup, pc_teardown),
       cmocka_unit_test_setup_teardown(allocation_failures_are_errors, pc_setup, pc_teardown),
       cmocka_unit_test_setup_teardown(fifty_answers_stay_consistent_while_sales_commit, pc_setup,
                                       pc_teardown),
