@@ -16,9 +16,11 @@ FUZZ_SECONDS ?= 600
 SOAK_KILLS ?= 5000
 SOAK_CUTS ?= 1000
 
-PKGS := sqlite3 jansson libsodium libqrencode pangocairo glib-2.0 inih libcurl zlib libusb-1.0
-# tillgroup-hq adds its HTTP server and PostgreSQL client.
-HQ_PKGS := libmicrohttpd libpq
+PKGS := sqlite3 jansson libsodium libqrencode pangocairo glib-2.0 inih libcurl zlib libusb-1.0 \
+  libmicrohttpd
+# tillgroup-hq adds its PostgreSQL client (libmicrohttpd, its HTTP server, is in PKGS:
+# the terminal serves the nightly pull with it too).
+HQ_PKGS := libpq
 WARN := -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wshadow \
         $(if $(WERROR),-Werror)
 DEFS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -81,7 +83,7 @@ $(BUILD)/tests/helpers.o: tests/helpers.c tests/helpers.h $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -c $< -o $@
 
-TEST_HELPERS := escpos_check hq_proxy hq_line_check net_printer
+TEST_HELPERS := escpos_check hq_proxy hq_line_check net_printer pull_client
 $(TEST_HELPERS:%=$(BUILD)/tests/%.o): $(BUILD)/tests/%.o: tests/%.c tests/%.h $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@

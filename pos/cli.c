@@ -29,6 +29,7 @@ static const command commands[] = {
     {"member", tg__cmd_member, "show the member behind a member code"},
     {"enrol", tg__cmd_enrol, "enrol this terminal at head office (credential on stdin)"},
     {"sync", tg__cmd_sync, "send the outbox to head office and fetch its config bundle"},
+    {"serve-sync", tg__cmd_serve_sync, "answer head office's nightly pull (manifest, records)"},
     {"devices", tg__cmd_devices, "USB receipt printers and barcode scanners plugged in"},
     {"print", tg__cmd_print, "print a receipt, or the receipts waiting for the printer"},
     {"drawer", tg__cmd_drawer, "open the cash drawer wired to the printer"},
@@ -40,7 +41,7 @@ static void print_help(FILE *f) {
   fprintf(f, "usage: tillgroup [--db PATH] COMMAND [OPTIONS]   (COMMAND --help for its options)\n\n"
              "commands:\n");
   for (int i = 0; i < N_COMMANDS; i++)
-    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\nThe database is --db PATH, else $TILLGROUP_DB, else ./tillgroup.db.\n"
              "Exit codes: 0 done, 1 input refused (nothing changed), 2 usage error,\n"
              "3 storage problem (cannot open, disk full, I/O error, newer database),\n"

@@ -4,23 +4,30 @@
 
 #include "pos.h"
 
-int tg_outbox_each(tg_terminal *t, int64_t after_seq, int64_t limit, tg_record_fn fn,
-                   void *ctx) {
-  int rc = tg__txn_settle(t), step;
-  if (rc != 0)
-    return rc;
+int tg__outbox_lines(tg_terminal *t, int64_t after_seq, int64_t limit, tg_record_fn fn,
+                     void *ctx) {
+  int rc = 0, step = SQLITE_DONE;
   sqlite3_stmt *st = tg__stmt(t, TG__ST_OUTBOX_AFTER);
   if (st == NULL)
     return tg__from_sqlite(sqlite3_errcode(t->db));
   sqlite3_bind_int64(st, 1, after_seq);
   sqlite3_bind_int64(st, 2, limit > 0 ? limit : INT64_MAX);
-  while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
-    rc = fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-            (size_t)sqlite3_column_bytes(st, 1));
+  while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *body = (const char *)sqlite3_column_text(st, 1);
+    size_t len = (size_t)sqlite3_column_bytes(st, 1);
+    rc = body == NULL ? tg__fail(t, TG_ENOMEM, "%s", tg_strerror(TG_ENOMEM))
+                      : fn(ctx, sqlite3_column_int64(st, 0), body, len);
+  }
   sqlite3_reset(st);
   if (rc == 0 && step != SQLITE_DONE)
     return tg__db_fail(t, step, "could not read the outbox");
   return rc;
+}
+
+int tg_outbox_each(tg_terminal *t, int64_t after_seq, int64_t limit, tg_record_fn fn,
+                   void *ctx) {
+  int rc = tg__txn_settle(t);
+  return rc != 0 ? rc : tg__outbox_lines(t, after_seq, limit, fn, ctx);
 }
 
 static int64_t file_size(const char *path) {

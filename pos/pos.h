@@ -218,6 +218,35 @@ int tg__hq_url_valid(const char *url);
 int tg__hq_get(tg_terminal *t, char *url, size_t n_url, int64_t *last_ok_ms,
                int64_t *last_error_ms, char *last_error, size_t n_error);
 
+/* ----- outbox.c ----- */
+/*
+ * Calls fn for each record after after_seq in seq order (at most limit; 0: all)
+ * with its exact stored bytes -- the bytes every upload and every nightly
+ * pull sends, each followed by "\n". Runs inside whatever transaction t is
+ * in (tg_outbox_each settles one first). A non-zero return from fn stops the
+ * walk and is returned; a body SQLite cannot hand over is TG_ENOMEM.
+ */
+int tg__outbox_lines(tg_terminal *t, int64_t after_seq, int64_t limit, tg_record_fn fn,
+                     void *ctx);
+
+/* ----- pull_source.c: the store as the nightly-pull server reads it ----- */
+typedef struct tg__pull_store tg__pull_store;
+/*
+ * Opens the terminal database at path a second time, read-only
+ * (SQLITE_OPEN_READONLY, query_only), for tillgroup serve-sync: serving never
+ * holds a write lock, so it never blocks a sale. Refuses with
+ * TG_ENOTENROLLED when the terminal is not enrolled. On 0, *out is ready;
+ * free it with tg__pull_store_close(). On failure why holds one line.
+ */
+int tg__pull_store_open(const char *path, tg__pull_store **out, char *why, size_t cap);
+/* Fills in cfg the identity and keys serving needs: store, terminal, HQ's key
+ * from the credential, the invite key derived from its secret, and the
+ * source (read in one snapshot per call; thread-safe) over s. */
+struct tg__pull_server_config;
+void tg__pull_store_config(tg__pull_store *s, struct tg__pull_server_config *cfg);
+/* Closes the read-only connection and wipes the keys. Accepts NULL. */
+void tg__pull_store_close(tg__pull_store *s);
+
 /* ----- receipt.c ----- */
 /* Formats "STORE-TERMINAL-n" for this terminal into out (TG_RECEIPT_MAX). */
 void tg__receipt_format(const tg_terminal *t, int64_t n, char *out);
@@ -496,6 +525,7 @@ int tg__cmd_coupon(int argc, char **argv, const char *db);
 int tg__cmd_member(int argc, char **argv, const char *db);
 int tg__cmd_enrol(int argc, char **argv, const char *db);
 int tg__cmd_sync(int argc, char **argv, const char *db);
+int tg__cmd_serve_sync(int argc, char **argv, const char *db);
 int tg__cmd_devices(int argc, char **argv, const char *db);
 int tg__cmd_print(int argc, char **argv, const char *db);
 int tg__cmd_drawer(int argc, char **argv, const char *db);

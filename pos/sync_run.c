@@ -219,52 +219,49 @@ static int reserve(run *r, size_t need) {
   return 0;
 }
 
+/* The batch being filled: where the next record goes and which seq it must be. */
+typedef struct {
+  run *r;
+  int64_t expect;
+} filling;
+
+#define BATCH_FULL 1 /* positive: never a tg code */
+
+/* Appends one record's line (its bytes and "\n") to the batch, or says it is full. */
+static int batch_line(void *ctx, int64_t seq, const char *body, size_t len) {
+  filling *f = ctx;
+  run *r = f->r;
+  int rc;
+  if (seq != f->expect)
+    return tg__fail(r->t, TG_ECORRUPT, "the outbox skips from record %lld to %lld",
+                    (long long)f->expect, (long long)seq);
+  if (r->n > 0 && r->n + len + 1 > r->target)
+    return BATCH_FULL;
+  if ((rc = reserve(r, r->n + len + 1)) != 0)
+    return rc;
+  memcpy(r->buf + r->n, body, len);
+  r->buf[r->n + len] = '\n';
+  r->n += len + 1;
+  f->expect++;
+  return 0;
+}
+
 /* Reads the records after seq `after` into the batch: in seq order, up to the
  * target size and the protocol's record count, and always at least one. */
 static int batch_read(run *r, int64_t after) {
   tg_terminal *t = r->t;
-  int64_t expect = after + 1;
-  int rc = tg__txn_settle(t), step = SQLITE_DONE;
+  filling f = {r, after + 1};
+  int rc = tg__txn_settle(t);
   r->n = 0;
   r->from = r->to = 0;
-  if (rc != 0)
+  if (rc == 0)
+    rc = tg__outbox_lines(t, after, TG__SYNC_BATCH_RECORDS, batch_line, &f);
+  if (rc != 0 && rc != BATCH_FULL)
     return rc;
-  sqlite3_stmt *st = tg__stmt(t, TG__ST_OUTBOX_AFTER);
-  if (st == NULL)
-    return tg__from_sqlite(sqlite3_errcode(t->db));
-  sqlite3_bind_int64(st, 1, after);
-  sqlite3_bind_int64(st, 2, TG__SYNC_BATCH_RECORDS);
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t seq = sqlite3_column_int64(st, 0);
-    const char *body = (const char *)sqlite3_column_text(st, 1);
-    size_t len = (size_t)sqlite3_column_bytes(st, 1);
-    if (seq != expect) {
-      rc = tg__fail(t, TG_ECORRUPT, "the outbox skips from record %lld to %lld",
-                    (long long)expect, (long long)seq);
-      break;
-    }
-    if (r->n > 0 && r->n + len + 1 > r->target)
-      break;
-    if (body == NULL) {
-      rc = tg__fail(t, TG_ENOMEM, "%s", tg_strerror(TG_ENOMEM));
-      break;
-    }
-    if ((rc = reserve(r, r->n + len + 1)) != 0)
-      break;
-    memcpy(r->buf + r->n, body, len);
-    r->buf[r->n + len] = '\n';
-    r->n += len + 1;
-    expect++;
-  }
-  sqlite3_reset(st);
-  if (rc != 0)
-    return rc;
-  if (step != SQLITE_ROW && step != SQLITE_DONE)
-    return tg__db_fail(t, step, "could not read the outbox");
   if (r->n == 0)
-    return tg__fail(t, TG_ECORRUPT, "record %lld is missing from the outbox", (long long)expect);
+    return tg__fail(t, TG_ECORRUPT, "record %lld is missing from the outbox", (long long)f.expect);
   r->from = after + 1;
-  r->to = expect - 1;
+  r->to = f.expect - 1;
   return 0;
 }
 

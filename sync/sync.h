@@ -146,6 +146,96 @@ int tg__pull_check(const unsigned char hq_key[32], const char *store, const char
 void tg__pull_mac(const unsigned char invite_key[32], const char *authorization, const void *body,
                   size_t n, char out[TG__PULL_MAC_TEXT]);
 
+/* ----- The terminal's nightly-pull endpoint (pull_request.c, pull_server.c) - */
+
+#define TG__PULL_ACCEPT_MAX 256    /* bytes of Accept-Encoding read; the rest is ignored */
+#define TG__PULL_WHY_MAX 160       /* one-line reason of a refused request */
+#define TG__PULL_BODY_MAX TG__SYNC_INFLATED_MAX /* records body, uncompressed */
+#define TG__PULL_SEQ_MAX (INT64_C(1) << 53)
+
+typedef enum { TG__PULL_MANIFEST = 1, TG__PULL_RECORDS = 2 } tg__pull_route;
+
+/* What a request asks for, decided from its method and target alone. */
+typedef struct {
+  unsigned status;   /* 0: go on (authenticate, then answer); else the HTTP status to answer */
+  tg__pull_route route;
+  int head;          /* HEAD: answer as GET, without the body */
+  int has_range;     /* from and to were given */
+  int64_t from, to;  /* when has_range */
+  char why[TG__PULL_WHY_MAX]; /* when status != 0: one printable line for {"error":...} */
+} tg__pull_request;
+
+/*
+ * Decides a pull request from its method and target (path and query exactly
+ * as sent, NUL-terminated), without sockets or clocks: 405 for a method
+ * other than GET or HEAD, 414 for a target over TG__PULL_TARGET_MAX bytes,
+ * 404 for a path other than /v1/manifest and /v1/records, 422 for a query
+ * that is not exactly "from=A&to=B" or "to=B&from=A" (A, B decimal 1..2^53
+ * without sign or leading zero; /v1/manifest may have no query at all), for
+ * from > to, and for /v1/records over TG__SYNC_BATCH_RECORDS records.
+ * The checks against the store (to > max_seq) come later. Always fills *out.
+ */
+void tg__pull_request_decide(const char *method, const char *target, tg__pull_request *out);
+/*
+ * 1 when an Accept-Encoding value (NULL: none) lets the answer be gzip:
+ * "gzip", "x-gzip" or "*" with a q-value above 0. Reads at most
+ * TG__PULL_ACCEPT_MAX bytes; blank and unknown items are skipped.
+ */
+int tg__pull_accepts_gzip(const char *accept_encoding);
+
+/* Called for each record from..to ascending with its exact stored bytes (no "\n"); 0 to go on. */
+typedef int (*tg__pull_line_fn)(void *arg, int64_t seq, const char *body, size_t n);
+
+typedef enum {
+  TG__PULL_READ_OK = 0,
+  TG__PULL_READ_RANGE = -1,      /* to > max_seq: nothing was passed to line */
+  TG__PULL_READ_UNREADABLE = -2, /* the store cannot be read now (why says why) */
+  TG__PULL_READ_NOMEM = -3,
+} tg__pull_read_result;
+
+/*
+ * The terminal's store as the pull server sees it (pos implements it over
+ * its own database). read() works in ONE read snapshot: it sets *epoch (the
+ * current one) and *max_seq (the last seq written), then, when from >= 1,
+ * calls line() for every record from..to ascending (to < 0: through
+ * max_seq; from = 1, to = 0: none). A line() result other than 0 ends the
+ * read and is returned. Called from several threads at once.
+ */
+typedef struct {
+  void *ctx;
+  int (*read)(void *ctx, int64_t from, int64_t to, int64_t *epoch, int64_t *max_seq,
+              tg__pull_line_fn line, void *arg, char *why, size_t cap);
+} tg__pull_source;
+
+typedef struct tg__pull_server_config {
+  const char *listen;   /* "A.B.C.D:PORT" or "[V6]:PORT"; port 0 picks a free one */
+  const char *tls_cert; /* NULL: plain HTTP; else PEM files, with tls_key */
+  const char *tls_key;
+  int threads;          /* 0: 2 */
+  int timeout_s;        /* a connection idle this long is closed; 0: 30 */
+  char store[TG__SYNC_ID_MAX + 1];
+  char terminal[TG__SYNC_ID_MAX + 1];
+  unsigned char hq_key[TG__CRED_KEY];  /* checks HQ's signature (tg__pull_check) */
+  unsigned char invite_key[32];        /* keys the answers' MAC (tg__pull_mac) */
+  tg__pull_source source;              /* must outlive the server */
+} tg__pull_server_config;
+
+typedef struct tg__pull_server tg__pull_server;
+
+/*
+ * Starts serving GET /v1/manifest and /v1/records (docs/sync-protocol.md,
+ * "Nightly pull") on its own threads. Copies cfg (not what source.ctx points
+ * to). Returns 0 and *out, or -1 with one line in why (bad address, TLS files
+ * unreadable, cannot listen). Logs one line per request on stderr, never a
+ * secret. Stop with tg__pull_server_stop().
+ */
+int tg__pull_server_start(const tg__pull_server_config *cfg, tg__pull_server **out, char *why,
+                          size_t cap);
+/* The TCP port the server listens on (the real one when 0 was asked). */
+unsigned tg__pull_server_port(const tg__pull_server *s);
+/* Stops the server, waits for its threads and frees it; its key copies are wiped. Accepts NULL. */
+void tg__pull_server_stop(tg__pull_server *s);
+
 /* ----- The acknowledgement ------------------------------------------------ */
 
 typedef struct {

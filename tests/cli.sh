@@ -30,7 +30,7 @@ expect_exit() {
 sale='{"uuid":"11111111-2222-4333-8444-555555555555","lines":[{"sku":"6901","name":"有机全脂牛奶 1L","qty":2,"unit_price":1290},{"sku":"2001","name":"苹果","qty_milli":2500,"unit_price":798,"discount":50}],"order_discount":100,"tenders":[{"kind":"cash","amount":5000}]}'
 
 check "--help" sh -c "$TG --help | grep -q 'usage: tillgroup'"
-for c in init sale show refund status export receipt bench bundle scan coupon member enrol sync devices print drawer; do
+for c in init sale show refund status export receipt bench bundle scan coupon member enrol sync serve-sync devices print drawer; do
   check "$c --help" sh -c "$TG $c --help | grep -q 'usage: tillgroup'"
 done
 check "--version" sh -c "$TG --version | grep -q 'schema'"
@@ -89,6 +89,11 @@ check "status before enrolment says so" sh -c "$TG --db '$sdb' status | grep -q 
 check "status --json before enrolment" sh -c "$TG --db '$sdb' status --json | jq -e '.enrolled == false and .hq_url == \"\" and .dead_letters == 0 and .last_sync_ms == 0 and .last_error == \"\"'"
 expect_exit "sync before enrolment" 1 "TG_ENOTENROLLED" "$TG" --db "$sdb" sync --once
 expect_exit "enrol needs --hq" 2 "--hq" "$TG" --db "$sdb" enrol
+expect_exit "serve-sync needs --listen" 2 "--listen" "$TG" --db "$sdb" serve-sync
+expect_exit "serve-sync --threads is 1 to 16" 2 "--threads" "$TG" --db "$sdb" serve-sync --listen 127.0.0.1:0 --threads 0
+expect_exit "serve-sync wants --tls-key with --tls-cert" 2 "together" "$TG" --db "$sdb" serve-sync --listen 127.0.0.1:0 --tls-cert c.pem
+expect_exit "serve-sync takes no arguments" 2 "unexpected" "$TG" --db "$sdb" serve-sync --listen 127.0.0.1:0 extra
+expect_exit "serve-sync before enrolment" 1 "TG_ENOTENROLLED" "$TG" --db "$sdb" serve-sync --listen 127.0.0.1:0
 expect_exit "enrol takes the credential from stdin only" 2 "stdin" "$TG" --db "$sdb" enrol --hq https://hq.example.com "tg1.S1.T1.$A43.$A43"
 expect_exit "enrol with nothing on stdin" 1 "TG_ECREDENTIAL" "$TG" --db "$sdb" enrol --hq https://hq.example.com
 expect_exit "enrol refuses a damaged credential" 1 "TG_ECREDENTIAL" sh -c "echo 'tg1.S1.T1.abc.def' | $TG --db '$sdb' enrol --hq https://hq.example.com"
@@ -98,6 +103,7 @@ expect_exit "enrol refuses more than 1 KiB on stdin" 1 "1 KiB" sh -c "head -c 20
 expect_exit "enrol wants --cert with --key" 2 "together" "$TG" --db "$sdb" enrol --hq https://hq.example.com --cert c.pem
 check "status after refusals: still not enrolled" sh -c "$TG --db '$sdb' status --json | jq -e '.enrolled == false'"
 check "enrol" sh -c "echo 'tg1.S1.T1.$A43.$A43' | $TG --db '$sdb' enrol --hq http://127.0.0.1:1 | grep -qx 'enrolled S1-T1 at http://127.0.0.1:1'"
+expect_exit "serve-sync refuses an address that is not one" 1 "HOST:PORT" "$TG" --db "$sdb" serve-sync --listen localhost:0
 expect_exit "sync --poll takes seconds" 2 "--poll" "$TG" --db "$sdb" sync --poll 0
 expect_exit "sync to an HQ that does not answer gives up (exit 4)" 4 "TG_EOFFLINE" "$TG" --db "$sdb" sync --once --give-up 1
 check "sync prints its summary even when it gives up" sh -c "$TG --db '$sdb' sync --once --give-up 1 2>/dev/null | grep -q '^sent .* records (.* bytes) in .* s; acked through 0; 0 dead letters\$'"
@@ -143,6 +149,7 @@ check "make install, then build the example with pkg-config" sh -c "
     \$(PKG_CONFIG_PATH='$dir/prefix/lib/pkgconfig' pkg-config --cflags --libs tillgroup) &&
   LD_LIBRARY_PATH='$dir/prefix/lib' '$dir/ex' '$dir/ex.db' | grep -q 'refund S1-T1-2'"
 check "the man page names every command" sh -c "for c in init sale show refund status export receipt bench bundle scan coupon member enrol sync; do grep -q \"^\\.B \$c\\|^\\.SS \$c\" docs/tillgroup.1 || { echo \$c; exit 1; }; done"
+check "the man page describes serve-sync" grep -q "^\\.SS serve\\\\-sync " docs/tillgroup.1
 
 # The community engine: the bundle, scan routing, refusals with the cashier's words
 cdb="$dir/c.db"
