@@ -24,6 +24,8 @@ typedef enum {
   TG__HQ_DB = -5,        /* 503: the database failed; nothing stored, retry */
   TG__HQ_NOMEM = -6,     /* 503 */
   TG__HQ_NOTFOUND = -7,  /* 404 */
+  TG__HQ_GONE = -8,      /* 410: an invite whose joins are used up */
+  TG__HQ_FULL = -9,      /* 503: no enabled group of the store has room */
 } tg__hq_rc;
 
 /* ----- One upload line (hq_line.c) ---------------------------------------- */
@@ -155,6 +157,58 @@ typedef struct {
   size_t len;
 } tg__hq_stored;
 
+/* ----- Groups and joins (schema step 2; docs/join.md) --------------------- */
+
+#define TG__HQ_GROUP_NAME_MAX 64     /* bytes of UTF-8 */
+#define TG__HQ_GROUP_LINK_MAX 512    /* an https join link */
+#define TG__HQ_GROUP_QR_MAX (256 * 1024) /* a group's QR image, PNG */
+#define TG__HQ_GROUP_CAPACITY_MAX 100000
+#define TG__HQ_CLIENT_MAX 32         /* the join cookie's value: 32 hex digits */
+
+/* A chat group customers join from the join page. */
+typedef struct {
+  int64_t id;                       /* given by group_add */
+  char store[TG__SYNC_ID_MAX + 1];
+  char name[TG__HQ_GROUP_NAME_MAX + 1];
+  char platform[12];                /* wecom, wechat, whatsapp, telegram, line, url */
+  char link[TG__HQ_GROUP_LINK_MAX + 1]; /* "" none */
+  const unsigned char *qr;          /* PNG bytes or NULL; owner as the call says */
+  size_t n_qr;
+  int64_t capacity, joined;
+  int64_t expires_ms;               /* the group QR's expiry, UTC; 0 never */
+  int64_t created_ms;
+  int enabled;
+} tg__hq_group;
+
+/* One join as the join page asks to record it. */
+typedef struct {
+  char store[TG__SYNC_ID_MAX + 1], terminal[TG__SYNC_ID_MAX + 1];
+  int64_t receipt_no, issued_ms;    /* with store and terminal: which invite */
+  char staff[17];                   /* the guide or cashier on the invite */
+  char client[TG__HQ_CLIENT_MAX + 1]; /* the browser's join cookie */
+  int limit;                        /* joins one invite gives at most */
+  int64_t now_ms;
+  const char *coupon;               /* the welcome coupon token to keep with a new join, or "" */
+  uint64_t coupon_id;
+} tg__hq_join_in;
+
+/* What a join recorded, or the earlier join of the same invite and client. */
+typedef struct {
+  int again;                        /* 1: the same client joined with this invite before */
+  int slot;                         /* 1..limit: which of the invite's joins */
+  int64_t id, joined_ms;
+  tg__hq_group group;               /* group.qr malloc'd (free()), or NULL */
+  char coupon[256];                 /* "" none */
+  uint64_t coupon_id;
+} tg__hq_join_out;
+
+/* One recorded join as reports read it. */
+typedef struct {
+  const char *store, *terminal, *staff;
+  int64_t receipt_no, group_id, time_ms;
+  uint64_t coupon_id;
+} tg__hq_join_row;
+
 /* One back end: each function returns a tg__hq_rc and writes a reason into why. */
 typedef struct {
   const char *name; /* "sqlite", "postgresql" */
@@ -207,7 +261,67 @@ typedef struct {
    */
   int (*records)(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
                  void (*fn)(void *ctx, const tg__hq_stored *r), void *ctx, char *why, size_t cap);
+  /* The invite HMAC key HQ keeps for a terminal and whether it is enabled; TG__HQ_NOTFOUND. */
+  int (*invite_key)(tg__hq_db *db, const char *store, const char *terminal,
+                    unsigned char key[32], int *enabled, char *why, size_t cap);
+  /* Adds a group (g->qr copied), enabled, none joined; sets *id. */
+  int (*group_add)(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why, size_t cap);
+  /* Disables group id (it takes no more joins); TG__HQ_NOTFOUND when there is none. */
+  int (*group_disable)(tg__hq_db *db, int64_t id, char *why, size_t cap);
+  /*
+   * Calls fn for each group of store (NULL: every store) ordered by store and
+   * id, with qr NULL but n_qr its size.
+   */
+  int (*groups)(tg__hq_db *db, const char *store, void (*fn)(void *ctx, const tg__hq_group *g),
+                void *ctx, char *why, size_t cap);
+  /*
+   * Records one join in one transaction, concurrent-safe: when in->client
+   * joined with this invite before, answers that join (again = 1, nothing
+   * recorded); else TG__HQ_GONE when the invite has in->limit joins; else
+   * takes a seat in the store's first enabled group (by id) with room whose
+   * QR has not expired (TG__HQ_FULL when none) and records the join with
+   * in->coupon. A group never holds more joins than its capacity; an invite
+   * never more than limit (UNIQUE(invite, slot)). Free out with tg__hq_join_out_free().
+   */
+  int (*join)(tg__hq_db *db, const tg__hq_join_in *in, tg__hq_join_out *out, char *why,
+              size_t cap);
+  /* Calls fn for each join with from_ms <= time < to_ms, ordered by time. */
+  int (*joins)(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
+               void (*fn)(void *ctx, const tg__hq_join_row *j), void *ctx, char *why, size_t cap);
 } tg__hq_backend;
+
+/* Frees what join filled. Accepts a zeroed out. */
+void tg__hq_join_out_free(tg__hq_join_out *out);
+
+/* ----- Back ends split over files: the groups and joins of each ----------- */
+
+struct sqlite3;
+struct pg_conn;
+/* The SQLite connection of h (hq_sqlite.c), for hq_sqlite_join.c. */
+struct sqlite3 *tg__hq_sqlite_conn(tg__hq_db *h);
+/* The libpq connection of h (hq_pg.c), reconnected and out of any transaction; NULL with why. */
+struct pg_conn *tg__hq_pg_conn(tg__hq_db *h, char *why, size_t cap);
+/* The group and join operations of the backend table, per back end (hq_sqlite_join.c, hq_pg_join.c). */
+int tg__hq_sqlite_group_add(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why,
+                            size_t cap);
+int tg__hq_sqlite_group_disable(tg__hq_db *db, int64_t id, char *why, size_t cap);
+int tg__hq_sqlite_groups(tg__hq_db *db, const char *store,
+                         void (*fn)(void *ctx, const tg__hq_group *g), void *ctx, char *why,
+                         size_t cap);
+int tg__hq_sqlite_join(tg__hq_db *db, const tg__hq_join_in *in, tg__hq_join_out *out, char *why,
+                       size_t cap);
+int tg__hq_sqlite_joins(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
+                        void (*fn)(void *ctx, const tg__hq_join_row *j), void *ctx, char *why,
+                        size_t cap);
+int tg__hq_pg_group_add(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why, size_t cap);
+int tg__hq_pg_group_disable(tg__hq_db *db, int64_t id, char *why, size_t cap);
+int tg__hq_pg_groups(tg__hq_db *db, const char *store, void (*fn)(void *ctx, const tg__hq_group *g),
+                     void *ctx, char *why, size_t cap);
+int tg__hq_pg_join(tg__hq_db *db, const tg__hq_join_in *in, tg__hq_join_out *out, char *why,
+                   size_t cap);
+int tg__hq_pg_joins(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
+                    void (*fn)(void *ctx, const tg__hq_join_row *j), void *ctx, char *why,
+                    size_t cap);
 
 extern const tg__hq_backend tg__hq_sqlite;   /* hq_sqlite.c: "sqlite:PATH" */
 extern const tg__hq_backend tg__hq_postgres; /* hq_pg.c: "postgresql://..." or "postgres://..." */
