@@ -209,6 +209,26 @@ typedef struct {
   uint64_t coupon_id;
 } tg__hq_join_row;
 
+#define TG__HQ_GROUP_EXPIRY_WARN_MS (2 * 86400000LL) /* a group QR expiring this soon is warned */
+
+/* 1 when z is one of wecom, wechat, whatsapp, telegram, line, url (hq_group.c). */
+int tg__hq_group_platform_ok(const char *z);
+/* A group's capacity when none is given: 200 for wecom (scan-to-join stops there), else 500. */
+int64_t tg__hq_group_default_capacity(const char *platform);
+/* 1 when z is a join link HQ may send customers to: https://HOST..., at most
+ * TG__HQ_GROUP_LINK_MAX bytes, no space, control character, quote or angle bracket; else 0 with why. */
+int tg__hq_group_link_ok(const char *z, char *why, size_t cap);
+/* 1 when p[0..n) is a PNG (its signature) of at most TG__HQ_GROUP_QR_MAX bytes; else 0 with why. */
+int tg__hq_group_qr_ok(const unsigned char *p, size_t n, char *why, size_t cap);
+/*
+ * The warnings for store among groups g[0..n) at now_ms: every active
+ * (enabled, QR not expired) group at least 90% full, no active group, or a
+ * group QR expiring within TG__HQ_GROUP_EXPIRY_WARN_MS. Writes them as one
+ * line into out (cut to cap) and returns how many; 0 means none.
+ */
+int tg__hq_group_warnings(const tg__hq_group *g, int n, const char *store, int64_t now_ms,
+                          char *out, size_t cap);
+
 /* One back end: each function returns a tg__hq_rc and writes a reason into why. */
 typedef struct {
   const char *name; /* "sqlite", "postgresql" */
@@ -397,6 +417,74 @@ int tg__hq_report_html(const tg__hq_report *r, FILE *f);
 /* Writes r's figures as CSV: section,key1,key2,key3,metric,value. 0 or -1. */
 int tg__hq_report_csv(const tg__hq_report *r, FILE *f);
 
+/* ----- The join page (hq_join.c decides, hq_join_page.c renders; docs/join.md) */
+
+#define TG__HQ_JOIN_LIMIT 3       /* joins one invite gives: a family at one receipt */
+#define TG__HQ_JOIN_COOKIE "tg_join" /* the cookie that tells a reload from another phone */
+#define TG__HQ_JOIN_COOKIE_DAYS 400   /* how long a browser keeps it */
+#define TG__HQ_JOIN_PATH_MAX 720  /* bytes after /J/ read: a 240-character token, all escaped */
+enum { TG__HQ_LANG_EN = 0, TG__HQ_LANG_ZH = 1 };
+
+/*
+ * Percent-decodes z[0..n) into out[0..cap) (NUL-terminated) and returns the
+ * length; -1 for a dangling or non-hex escape, a control or non-ASCII byte
+ * (decoded or not), or when it does not fit. Safe on any input.
+ */
+int tg__hq_percent_decode(const char *z, size_t n, char *out, size_t cap);
+/*
+ * The page's language for an Accept-Language header (NULL: none): the entry
+ * of highest q-value (the first of equals) decides, Chinese for zh, zh-* and
+ * *, English for any other; no header or nothing acceptable gives Chinese.
+ * Reads at most 1024 bytes and 32 entries.
+ */
+int tg__hq_join_lang(const char *accept_language);
+/* Reads an invite token's store and terminal without proving it (to find its key): 0 or -1. */
+int tg__hq_invite_peek(const char *token, size_t n, char store[TG__SYNC_ID_MAX + 1],
+                       char terminal[TG__SYNC_ID_MAX + 1]);
+/* 1 when z is a join cookie value HQ gives: 32 lowercase hex digits. */
+int tg__hq_join_client_ok(const char *z);
+
+/* What the join page answers. */
+typedef struct {
+  unsigned status;   /* 200 joined; else 400, 403, 404, 410, 503 (docs/join.md) */
+  const char *problem; /* NULL when joined; else malformed, forged, unknown, expired, used, full, unavailable */
+  tg__hq_join_out join; /* status 200 */
+  char client[TG__HQ_CLIENT_MAX + 1]; /* the join cookie: the request's, or a new one */
+  int new_client;
+  char warning[TG__HQ_WHY_MAX]; /* operators' warnings for the store after this join; "" none */
+  char why[TG__HQ_WHY_MAX];     /* for the log: never a secret */
+} tg__hq_join_result;
+
+/*
+ * Decides GET /J/<path_token>: percent-decodes it, proves the invite with its
+ * terminal's invite key, judges its time, issues the welcome coupon of the
+ * newest bundle of its store (if any) and records the join through be->join
+ * with cookie (NULL or invalid: a new client id). A refusal records nothing.
+ * Returns r->status. Free r with tg__hq_join_result_free().
+ */
+unsigned tg__hq_join_decide(const tg__hq_backend *be, tg__hq_db *db, const char *path_token,
+                            const char *cookie, int64_t now_ms, tg__hq_join_result *r);
+void tg__hq_join_result_free(tg__hq_join_result *r);
+/*
+ * The page for r in lang (TG__HQ_LANG_*): one self-contained phone-sized
+ * HTML document (inline CSS and SVG, data: images; no script, no fetch).
+ * Returns it malloc'd (free()) with its length in *n, or NULL out of memory.
+ */
+char *tg__hq_join_page(const tg__hq_join_result *r, int lang, size_t *n);
+
+/* ----- The join page's rate limit (hq_rate.c) ----------------------------- */
+
+#define TG__HQ_RATE_KEY_MAX 45 /* a client address as text (IPv6 at most) */
+#define TG__HQ_JOIN_RATE 10    /* join page requests per minute and client address */
+#define TG__HQ_JOIN_BURST 20   /* requests a client address may make at once */
+#define TG__HQ_RATE_SLOTS 65536 /* addresses tracked; the stalest is forgotten first */
+typedef struct tg__hq_rate tg__hq_rate;
+/* A table of token buckets (per_minute refill, burst deep) for slots addresses; NULL out of memory. */
+tg__hq_rate *tg__hq_rate_new(int per_minute, int burst, size_t slots);
+void tg__hq_rate_free(tg__hq_rate *r);
+/* Takes a token for client at now_ms: 1 allowed, 0 over the limit. Thread-safe. */
+int tg__hq_rate_allow(tg__hq_rate *r, const char *client, int64_t now_ms);
+
 /* ----- HQ's coupons (hq_coupon.c) ---------------------------------------- */
 
 /* The key id of coupons HQ signs: below 0x8000, where terminals' own coupon keys never are. */
@@ -465,6 +553,11 @@ int tg__hq_read_options(int argc, char **argv, const char *cmd, const char *help
  */
 char *tg__hq_read_file(const char *path, size_t max, size_t *n, char *why, size_t cap);
 
+/* ----- Commands in their own files --------------------------------------- */
+
+/* tillgroup-hq group add|list|disable (hq_cmd_group.c): returns the exit code. */
+int tg__hq_cmd_group(int argc, char **argv, const char *db);
+
 /* ----- The HTTP service (hq_http.c) --------------------------------------- */
 
 typedef struct {
@@ -473,6 +566,8 @@ typedef struct {
   const char *tls_cert;  /* both or neither: PEM files */
   const char *tls_key;
   int threads;           /* 0: 2 */
+  int join_rate, join_burst; /* 0: TG__HQ_JOIN_RATE, TG__HQ_JOIN_BURST */
+  int trust_forwarded;   /* 1: the join page limits by X-Forwarded-For's last address */
 } tg__hq_serve_config;
 
 /*

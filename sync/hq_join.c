@@ -1,0 +1,302 @@
+/* The join page's decision: read the invite from the URL, prove it, choose a group with room, issue the welcome coupon. */
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hq.h"
+#include "pos.h"
+
+#define CLOCK_SKEW_MS (10 * 60000LL) /* a till's clock this far ahead still gives good invites */
+#define GROUPS_SCANNED 256           /* groups of one store looked at for warnings */
+#define LANG_ITEMS_MAX 32            /* Accept-Language entries read */
+#define LANG_HEADER_MAX 1024         /* bytes of Accept-Language read */
+
+static int hex(int c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                                             : -1;
+}
+
+int tg__hq_percent_decode(const char *z, size_t n, char *out, size_t cap) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    int c = (unsigned char)z[i];
+    if (c == '%') {
+      if (i + 2 >= n)
+        return -1; /* a dangling escape */
+      int a = hex((unsigned char)z[i + 1]), b = hex((unsigned char)z[i + 2]);
+      if (a < 0 || b < 0)
+        return -1;
+      c = a * 16 + b;
+      i += 2;
+    }
+    if (c < 0x20 || c >= 0x7f)
+      return -1; /* tokens are Base45: printable ASCII only, never NUL or a control */
+    if (k + 1 >= cap)
+      return -1;
+    out[k++] = (char)c;
+  }
+  if (cap == 0)
+    return -1;
+  out[k] = '\0';
+  return (int)k;
+}
+
+/* The q-value at z ("q=0.8"), in thousandths; -1 when it is not one. */
+static int qvalue(const char *z, size_t n) {
+  size_t i = 0;
+  while (i < n && (z[i] == ' ' || z[i] == '\t'))
+    i++;
+  if (n - i < 3 || (z[i] != 'q' && z[i] != 'Q') || z[i + 1] != '=')
+    return -1;
+  i += 2;
+  if (z[i] != '0' && z[i] != '1')
+    return -1;
+  int q = (z[i] - '0') * 1000, scale = 100;
+  i++;
+  if (i < n && z[i] == '.') {
+    for (i++; i < n && z[i] >= '0' && z[i] <= '9' && scale > 0; i++, scale /= 10)
+      q += (z[i] - '0') * scale;
+  }
+  while (i < n && (z[i] == ' ' || z[i] == '\t'))
+    i++;
+  return i == n && q <= 1000 ? q : -1;
+}
+
+int tg__hq_join_lang(const char *z) {
+  int best_q = -1, best_zh = 1, items = 0;
+  if (z == NULL)
+    return TG__HQ_LANG_ZH;
+  size_t n = strnlen(z, LANG_HEADER_MAX), at = 0;
+  while (at < n && items < LANG_ITEMS_MAX) {
+    size_t end = at;
+    while (end < n && z[end] != ',')
+      end++;
+    size_t semi = at;
+    while (semi < end && z[semi] != ';')
+      semi++;
+    size_t a = at, b = semi;
+    while (a < b && (z[a] == ' ' || z[a] == '\t'))
+      a++;
+    while (b > a && (z[b - 1] == ' ' || z[b - 1] == '\t'))
+      b--;
+    int q = semi < end ? qvalue(z + semi + 1, end - semi - 1) : 1000;
+    if (b > a && q > best_q) { /* the first of equal weights wins */
+      best_q = q;
+      best_zh = (b - a >= 2 && (z[a] == 'z' || z[a] == 'Z') && (z[a + 1] == 'h' || z[a + 1] == 'H') &&
+                 (b - a == 2 || z[a + 2] == '-')) ||
+                (b - a == 1 && z[a] == '*');
+    }
+    items++;
+    at = end + 1;
+  }
+  return best_q <= 0 ? TG__HQ_LANG_ZH : best_zh ? TG__HQ_LANG_ZH : TG__HQ_LANG_EN;
+}
+
+int tg__hq_invite_peek(const char *token, size_t n, char store[TG__SYNC_ID_MAX + 1],
+                       char terminal[TG__SYNC_ID_MAX + 1]) {
+  unsigned char bin[TG__TOKEN_BINARY_MAX];
+  size_t len = 0;
+  if (n == 0 || n > TG__TOKEN_TEXT_MAX || tg__base45_decode(token, n, bin, &len) != 0 || len < 7 ||
+      bin[1] != TG__TOKEN_INVITE)
+    return -1;
+  size_t at = 5, n_store = bin[at++];
+  if (n_store == 0 || n_store > TG__SYNC_ID_MAX || at + n_store + 1 > len)
+    return -1;
+  memcpy(store, bin + at, n_store);
+  store[n_store] = '\0';
+  at += n_store;
+  size_t n_term = bin[at++];
+  if (n_term == 0 || n_term > TG__SYNC_ID_MAX || at + n_term > len)
+    return -1;
+  memcpy(terminal, bin + at, n_term);
+  terminal[n_term] = '\0';
+  return tg__hq_valid_id(store) && tg__hq_valid_id(terminal) ? 0 : -1;
+}
+
+int tg__hq_join_client_ok(const char *z) {
+  size_t n = 0;
+  if (z == NULL)
+    return 0;
+  for (; z[n] != '\0'; n++)
+    if (n >= TG__HQ_CLIENT_MAX || !((z[n] >= '0' && z[n] <= '9') || (z[n] >= 'a' && z[n] <= 'f')))
+      return 0;
+  return n == TG__HQ_CLIENT_MAX;
+}
+
+/* The welcome campaign of the newest bundle for store as a coupon HQ signs; 0 none, 1 made, or an rc. */
+static int welcome_coupon(const tg__hq_backend *be, tg__hq_db *db, const char *store,
+                          int64_t now_ms, char *text, size_t cap, uint64_t *id, char *why,
+                          size_t why_cap) {
+  char sig[TG__BUNDLE_SIG_TEXT];
+  unsigned char pk[32], sk[64];
+  int64_t version = 0;
+  char *body = NULL;
+  size_t n = 0;
+  int rc = be->bundle_get(db, store, &version, &body, &n, sig, why, why_cap);
+  if (rc == TG__HQ_NOTFOUND)
+    return 0;
+  if (rc != TG__HQ_OK)
+    return rc;
+  json_t *root = json_loadb(body, n, JSON_REJECT_DUPLICATES, NULL), *c;
+  free(body);
+  const json_t *found = NULL;
+  size_t i;
+  json_array_foreach(json_object_get(root, "campaigns"), i, c) {
+    const char *type = json_string_value(json_object_get(c, "type"));
+    if (type != NULL && strcmp(type, "welcome") == 0) {
+      found = c;
+      break;
+    }
+  }
+  json_t *cp = found != NULL ? json_object_get(found, "coupon") : NULL;
+  const char *kind = json_string_value(json_object_get(cp, "kind"));
+  json_int_t cid = json_integer_value(json_object_get(found, "id"));
+  json_int_t value = json_integer_value(json_object_get(cp, "value"));
+  json_int_t min = json_integer_value(json_object_get(cp, "min_spend"));
+  json_int_t days = json_integer_value(json_object_get(cp, "valid_days"));
+  if (cp == NULL || kind == NULL) {
+    json_decref(root);
+    return 0; /* no welcome campaign: no coupon */
+  }
+  tg__hq_coupon k = {.campaign = (uint32_t)cid,
+                     .kind = strcmp(kind, "percent") == 0 ? TG__COUPON_PERCENT : TG__COUPON_AMOUNT,
+                     .value = (uint32_t)value,
+                     .min_spend = (uint32_t)min,
+                     .from_ms = now_ms,
+                     .until_ms = now_ms + (int64_t)days * 86400000,
+                     .single_use = 1};
+  json_decref(root);
+  if (cid < 1 || cid > 4294967295LL || value < 1 || value > 4294967295LL || min < 0 ||
+      min > 4294967295LL || days < 1 || days > 3650) {
+    snprintf(why, why_cap, "store %s's welcome campaign has a coupon out of range", store);
+    return TG__HQ_BAD;
+  }
+  snprintf(k.store, sizeof k.store, "%s", store);
+  if ((rc = be->signing_key(db, pk, sk, why, why_cap)) != TG__HQ_OK)
+    return rc;
+  int len = tg__hq_coupon_make(sk, &k, text, cap);
+  sodium_memzero(sk, sizeof sk);
+  if (len < 0) {
+    snprintf(why, why_cap, "store %s's welcome coupon could not be signed", store);
+    return TG__HQ_BAD;
+  }
+  *id = k.id;
+  return 1;
+}
+
+typedef struct {
+  tg__hq_group g[GROUPS_SCANNED];
+  int n;
+} group_list;
+
+static void keep_group(void *ctx, const tg__hq_group *g) {
+  group_list *l = ctx;
+  if (l->n < GROUPS_SCANNED) {
+    l->g[l->n] = *g;
+    l->g[l->n++].qr = NULL;
+  }
+}
+
+/* Fills r as a refusal and returns its status. */
+static unsigned refuse(tg__hq_join_result *r, unsigned status, const char *problem) {
+  r->status = status;
+  r->problem = problem;
+  return status;
+}
+
+unsigned tg__hq_join_decide(const tg__hq_backend *be, tg__hq_db *db, const char *path_token,
+                            const char *cookie, int64_t now_ms, tg__hq_join_result *r) {
+  char token[TG__TOKEN_TEXT_MAX + 1], coupon[256] = "";
+  tg__hq_join_in in;
+  tg__token_key key = {.id = 1, .role = TG__TOKEN_INVITE};
+  tg__token t;
+  int enabled = 0;
+  uint64_t coupon_id = 0;
+  memset(r, 0, sizeof *r);
+  memset(&in, 0, sizeof in);
+  size_t n_path = strnlen(path_token, TG__HQ_JOIN_PATH_MAX + 1);
+  int n = n_path > TG__HQ_JOIN_PATH_MAX
+              ? -1
+              : tg__hq_percent_decode(path_token, n_path, token, sizeof token);
+  if (n <= 0 || tg__hq_invite_peek(token, (size_t)n, in.store, in.terminal) != 0) {
+    snprintf(r->why, sizeof r->why, "not an invite");
+    return refuse(r, 400, "malformed");
+  }
+  int rc = be->invite_key(db, in.store, in.terminal, key.key, &enabled, r->why, sizeof r->why);
+  if (rc == TG__HQ_NOTFOUND)
+    return refuse(r, 404, "unknown");
+  if (rc != TG__HQ_OK)
+    return refuse(r, 503, "unavailable");
+  int trc = tg__token_decode(token, (size_t)n, &key, 1, &t);
+  sodium_memzero(key.key, sizeof key.key);
+  if (trc == TG_EFORGED || trc == TG_EKEY) {
+    snprintf(r->why, sizeof r->why, "invite of %s-%s: forged or altered", in.store, in.terminal);
+    return refuse(r, 403, "forged");
+  }
+  if (trc != 0) {
+    snprintf(r->why, sizeof r->why, "invite of %s-%s: %s", in.store, in.terminal, tg_err_name(trc));
+    return refuse(r, 400, "malformed");
+  }
+  if (!enabled) {
+    snprintf(r->why, sizeof r->why, "terminal %s-%s is disabled", in.store, in.terminal);
+    return refuse(r, 403, "forged");
+  }
+  trc = tg__token_check(&t, now_ms, t.store);
+  if (trc == TG_ENOTYET && t.issued_ms - now_ms <= CLOCK_SKEW_MS)
+    trc = 0;
+  if (trc == TG_EEXPIRED) {
+    snprintf(r->why, sizeof r->why, "invite %s-%s-%u expired", t.store, t.terminal, t.receipt_no);
+    return refuse(r, 410, "expired");
+  }
+  if (trc != 0) {
+    snprintf(r->why, sizeof r->why, "invite %s-%s-%u is not valid yet", t.store, t.terminal,
+             t.receipt_no);
+    return refuse(r, 400, "malformed");
+  }
+  in.receipt_no = t.receipt_no;
+  in.issued_ms = t.issued_ms;
+  snprintf(in.staff, sizeof in.staff, "%s", t.staff);
+  in.limit = TG__HQ_JOIN_LIMIT;
+  in.now_ms = now_ms;
+  if (tg__hq_join_client_ok(cookie)) {
+    snprintf(r->client, sizeof r->client, "%s", cookie);
+  } else {
+    unsigned char raw[TG__HQ_CLIENT_MAX / 2];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(r->client, sizeof r->client, raw, sizeof raw);
+    r->new_client = 1;
+  }
+  snprintf(in.client, sizeof in.client, "%s", r->client);
+  rc = welcome_coupon(be, db, in.store, now_ms, coupon, sizeof coupon, &coupon_id, r->why,
+                      sizeof r->why);
+  if (rc < 0)
+    return refuse(r, 503, "unavailable");
+  in.coupon = coupon;
+  in.coupon_id = coupon_id;
+  rc = be->join(db, &in, &r->join, r->why, sizeof r->why);
+  if (rc == TG__HQ_GONE)
+    return refuse(r, 410, "used");
+  if (rc == TG__HQ_FULL)
+    return refuse(r, 503, "full");
+  if (rc != TG__HQ_OK)
+    return refuse(r, 503, "unavailable");
+  snprintf(r->why, sizeof r->why, "%s %s-%s-%lld slot %d into group %lld%s", r->join.again ? "again" : "joined",
+           in.store, in.terminal, (long long)in.receipt_no, r->join.slot,
+           (long long)r->join.group.id, r->join.coupon[0] ? " with a welcome coupon" : "");
+  group_list *l = calloc(1, sizeof *l);
+  if (l != NULL && be->groups(db, in.store, keep_group, l, r->warning, sizeof r->warning) == TG__HQ_OK)
+    tg__hq_group_warnings(l->g, l->n, in.store, now_ms, r->warning, sizeof r->warning);
+  else
+    r->warning[0] = '\0';
+  free(l);
+  r->status = 200;
+  return 200;
+}
+
+void tg__hq_join_result_free(tg__hq_join_result *r) {
+  if (r != NULL)
+    tg__hq_join_out_free(&r->join);
+}
