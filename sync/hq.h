@@ -390,7 +390,9 @@ typedef struct {
   int64_t from_ms, to_ms, made_ms;
   int64_t records, unreadable; /* records read; those whose JSON could not be read */
   tg__hq_report_table days;    /* store, day: sales, refunds, net minor units (sales - refunds) */
-  tg__hq_report_table invites; /* store, guide ("" none): invites printed, joined */
+  /* store, guide ("" none): invites printed in the period, joins recorded in it (the
+   * guide or cashier the invite carries, its first 16 bytes, matched to the guide) */
+  tg__hq_report_table invites;
   tg__hq_report_table coupons; /* campaign: coupons issued, redeemed */
   /* repurchase: customers known by member id, those with 2+ sales in the period */
   int64_t members, members_repeat;
@@ -398,6 +400,9 @@ typedef struct {
   int64_t anon_issued, anon_redeemed;
   tg__hq_terminal *terminals; /* sync health, ordered by store and terminal */
   int n_terminals;
+  tg__hq_group *groups;        /* every group as it is now (qr NULL), by store and id */
+  int64_t *group_joins;        /* per group: joins recorded in the period */
+  int n_groups;
 } tg__hq_report;
 
 /*
