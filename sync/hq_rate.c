@@ -6,10 +6,12 @@
 #include "hq.h"
 
 #define PROBE 8 /* slots looked at per address; the least recently seen of them is reused */
+#define TOKEN 60000LL /* units of one token: a minute's milliseconds */
+#define ELAPSED_MAX (100LL * 86400000) /* ms of refill counted: with at most 10^6 a minute, a full bucket */
 
 typedef struct {
   char key[TG__HQ_RATE_KEY_MAX + 1];
-  int64_t milli;   /* thousandths of a token */
+  int64_t units;   /* tokens held, in 1/60000 of a token: per_minute units refill each ms, exactly */
   int64_t last_ms;
 } slot;
 
@@ -58,17 +60,19 @@ int tg__hq_rate_allow(tg__hq_rate *r, const char *client, int64_t now_ms) {
     s = oldest;
     memcpy(s->key, client, n);
     s->key[n] = '\0';
-    s->milli = r->burst * 1000;
+    s->units = r->burst * TOKEN;
     s->last_ms = now_ms;
   }
   int64_t elapsed = now_ms > s->last_ms ? now_ms - s->last_ms : 0;
-  s->milli += elapsed * r->per_minute / 60; /* per_minute tokens per 60000 ms, in thousandths */
-  if (s->milli > r->burst * 1000)
-    s->milli = r->burst * 1000;
+  if (elapsed > ELAPSED_MAX)
+    elapsed = ELAPSED_MAX; /* the product below stays far inside int64 */
+  s->units += elapsed * r->per_minute;
+  if (s->units > r->burst * TOKEN)
+    s->units = r->burst * TOKEN;
   s->last_ms = now_ms;
-  int ok = s->milli >= 1000;
+  int ok = s->units >= TOKEN;
   if (ok)
-    s->milli -= 1000;
+    s->units -= TOKEN;
   pthread_mutex_unlock(&r->mu);
   return ok;
 }

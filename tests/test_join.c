@@ -649,10 +649,63 @@ static void racing_phones_never_overfill_a_group(void **state) {
   assert_int_equal(joins(f), 15);
 }
 
+/* The pieces the page reads outside input with, without a server. */
+static void languages_escapes_and_buckets(void **state) {
+  (void)state;
+  static const struct {
+    const char *header;
+    int lang;
+  } langs[] = {
+      {NULL, TG__HQ_LANG_ZH},
+      {"", TG__HQ_LANG_ZH},
+      {"zh-CN,zh;q=0.9,en;q=0.8", TG__HQ_LANG_ZH},
+      {"en-US,en;q=0.9", TG__HQ_LANG_EN},
+      {"en;q=0.5, zh-TW;q=0.8", TG__HQ_LANG_ZH},
+      {"zh;q=0.5, fr", TG__HQ_LANG_EN},
+      {"ZH-hk", TG__HQ_LANG_ZH},
+      {"zhx", TG__HQ_LANG_EN},
+      {"*", TG__HQ_LANG_ZH},
+      {"en;q=0", TG__HQ_LANG_ZH},
+      {"en;q=2, de;q=0.1", TG__HQ_LANG_EN}, /* a bad q is ignored */
+      {"en;q=0.1234, zh;q=0.1", TG__HQ_LANG_ZH},
+      {"de;q=0.500, zh;q=0.5", TG__HQ_LANG_EN}, /* the first of equals */
+  };
+  for (size_t i = 0; i < sizeof langs / sizeof langs[0]; i++)
+    if (tg__hq_join_lang(langs[i].header) != langs[i].lang)
+      fail_msg("Accept-Language \"%s\"", langs[i].header ? langs[i].header : "(none)");
+  char out[16];
+  assert_int_equal(tg__hq_percent_decode("A%20B%2F%25", 11, out, sizeof out), 5);
+  assert_string_equal(out, "A B/%");
+  assert_int_equal(tg__hq_percent_decode("%2f", 3, out, sizeof out), 1);
+  assert_int_equal(tg__hq_percent_decode("%2", 2, out, sizeof out), -1);
+  assert_int_equal(tg__hq_percent_decode("%G0", 3, out, sizeof out), -1);
+  assert_int_equal(tg__hq_percent_decode("%0A", 3, out, sizeof out), -1);
+  assert_int_equal(tg__hq_percent_decode("\xe4\xb8\xad", 3, out, sizeof out), -1);
+  assert_int_equal(tg__hq_percent_decode("0123456789ABCDEF", 16, out, sizeof out), -1);
+  assert_int_equal(tg__hq_percent_decode("0123456789ABCDE", 15, out, sizeof out), 15);
+  assert_true(tg__hq_join_client_ok("0123456789abcdef0123456789abcdef"));
+  assert_false(tg__hq_join_client_ok("0123456789ABCDEF0123456789abcdef"));
+  assert_false(tg__hq_join_client_ok("0123456789abcdef0123456789abcde"));
+  /* a bucket: 20 at once, then one every 6 s at 10 a minute; addresses apart */
+  tg__hq_rate *r = tg__hq_rate_new(10, 20, 64);
+  assert_non_null(r);
+  for (int i = 0; i < 20; i++)
+    assert_true(tg__hq_rate_allow(r, "192.0.2.1", 1000));
+  assert_false(tg__hq_rate_allow(r, "192.0.2.1", 1000));
+  assert_true(tg__hq_rate_allow(r, "192.0.2.2", 1000));
+  assert_false(tg__hq_rate_allow(r, "192.0.2.1", 6999));
+  assert_true(tg__hq_rate_allow(r, "192.0.2.1", 7000));
+  assert_false(tg__hq_rate_allow(r, "192.0.2.1", 7000));
+  assert_true(tg__hq_rate_allow(r, "192.0.2.1", INT64_MAX / 2)); /* a long gap refills, no overflow */
+  tg__hq_rate_free(r);
+  tg__hq_rate_free(NULL);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(languages_escapes_and_buckets),
       cmocka_unit_test_setup_teardown(
           a_receipt_invite_joins_a_group_and_its_coupon_is_redeemed_at_the_till, setup, teardown),
       cmocka_unit_test_setup_teardown(a_full_group_hands_over_to_the_next, setup, teardown),
