@@ -482,6 +482,58 @@ static void a_full_group_hands_over_to_the_next(void **state) {
   free(a);
 }
 
+/* A group given by its QR image only: the page shows the PNG inline and links nowhere; what
+ * a group may not hold is refused when it is added. */
+static void a_group_qr_image_is_shown_inline(void **state) {
+  fixture *f = *state;
+  static const unsigned char png[] = { /* 1x1 white PNG */
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+      0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, 0x00, 0x00, 0x00, 0x3a,
+      0x7e, 0x9b, 0x55, 0x00, 0x00, 0x00, 0x0a, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8,
+      0x0f, 0x00, 0x01, 0x01, 0x01, 0x00, 0x18, 0xdd, 0x8d, 0xb0, 0x00, 0x00, 0x00, 0x00, 0x49,
+      0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82};
+  char file[4200], notpng[4200], url[512], out[256];
+  snprintf(file, sizeof file, "%s/g.png", f->dir);
+  snprintf(notpng, sizeof notpng, "%s/g.txt", f->dir);
+  FILE *o = fopen(file, "wb");
+  assert_non_null(o);
+  assert_int_equal(fwrite(png, 1, sizeof png, o), sizeof png);
+  fclose(o);
+  o = fopen(notpng, "wb");
+  assert_non_null(o);
+  fputs("<svg onload=alert(1)>", o);
+  fclose(o);
+  char *bad[][14] = {
+      {f->hq_bin, "group", "add", "--store", f->store, "--platform", "wecom", "--name", "X",
+       "--qr", notpng, "--db", f->spec, NULL},
+      {f->hq_bin, "group", "add", "--store", f->store, "--platform", "wecom", "--name", "X",
+       "--link", "http://example.com/", "--db", f->spec, NULL},
+      {f->hq_bin, "group", "add", "--store", f->store, "--platform", "wecom", "--name", "X",
+       "--link", "https://example.com/a b", "--db", f->spec, NULL},
+      {f->hq_bin, "group", "add", "--store", f->store, "--platform", "icq", "--name", "X",
+       "--link", "https://example.com/", "--db", f->spec, NULL},
+      {f->hq_bin, "group", "add", "--store", f->store, "--platform", "wecom", "--name", "X",
+       "--capacity", "0", "--db", f->spec, NULL},
+      {f->hq_bin, "group", "add", "--store", f->store, "--platform", "wecom", "--name", "X",
+       "--expires", "2026-02-30", "--db", f->spec, NULL},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_true(run(f, bad[i], out, sizeof out) != 0);
+  const char *args[] = {"group", "add", "--store", f->store, "--platform", "wechat", "--name",
+                        "<b>G</b>", "--qr", file};
+  hq_cmd(f, args, 10, out, sizeof out);
+  assert_non_null(strstr(out, "capacity 500")); /* not wecom: 500 */
+  publish(f, 1);
+  invite_url(f, 30, url);
+  answer *a = malloc(sizeof *a);
+  assert_int_equal(get_once(url, a), 200);
+  assert_non_null(strstr(a->body, "src=\"data:image/png;base64,iVBORw0KGgo"));
+  assert_non_null(strstr(a->body, "&lt;b&gt;G&lt;/b&gt;"));
+  assert_null(strstr(a->body, "<b>G"));
+  assert_null(strstr(a->body, "href="));
+  free(a);
+}
+
 /* An invite of this store's T1 signed with key, for the refusal table. */
 static void forge(fixture *f, const char *store, const unsigned char key[32], int64_t issued_ms,
                   int days, char *url) {
@@ -639,6 +691,14 @@ static void racing_phones_never_overfill_a_group(void **state) {
   assert_int_equal(hq_int(f, "SELECT max(joined - capacity) FROM chat_group WHERE store = $1"), 0);
   assert_int_equal(hq_int(f, "SELECT count(DISTINCT coupon_id) FROM group_join WHERE store = $1"),
                    12);
+  /* operators read it in the log: every active group is full */
+  char log[4200];
+  tg__buf b = {0};
+  snprintf(log, sizeof log, "%s/hq.log", f->dir);
+  tt_slurp(log, &b);
+  assert_int_equal(tg__buf_add(&b, "", 1), 0);
+  assert_non_null(strstr((const char *)b.p, "warning: every active group of store"));
+  tg__buf_free(&b);
   /* 12 phones race for one receipt's 3 joins in a group with room */
   group_add(f, "G3", "https://example.com/g3", "100", NULL);
   char one[1][512];
@@ -709,6 +769,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           a_receipt_invite_joins_a_group_and_its_coupon_is_redeemed_at_the_till, setup, teardown),
       cmocka_unit_test_setup_teardown(a_full_group_hands_over_to_the_next, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_group_qr_image_is_shown_inline, setup, teardown),
       cmocka_unit_test_setup_teardown(refused_invites_get_a_page_and_record_nothing, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(the_rate_limit_answers_429_and_ignores_x_forwarded_for,
