@@ -361,12 +361,17 @@ static void on_join(void *ctx, const tg__hq_join_row *j) {
   tg__hq_report *r = p->r;
   tg__hq_report_row *row = NULL;
   size_t n = strlen(j->staff);
-  /* the invite carries at most 16 bytes of the guide's name: find the guide it was cut from */
-  for (int i = 0; i < r->invites.n && row == NULL; i++)
+  /* The invite carries the guide's (else the cashier's) name cut to 16 bytes on a character
+   * boundary: a name over 12 bytes may have been cut, so look for the guide it was cut from.
+   * Shorter ones are whole: the hash finds them. */
+  for (int i = 0; n > 12 && i < r->invites.n; i++)
     if (strcmp(r->invites.rows[i].key[0], j->store) == 0 &&
-        strncmp(r->invites.rows[i].key[1], j->staff, n) == 0 &&
-        (r->invites.rows[i].key[1][n] == '\0' || n == 16))
-      row = &r->invites.rows[i];
+        strncmp(r->invites.rows[i].key[1], j->staff, n) == 0) {
+      if (row == NULL || r->invites.rows[i].key[1][n] == '\0')
+        row = &r->invites.rows[i]; /* the whole name wins over a longer one it starts */
+      if (r->invites.rows[i].key[1][n] == '\0')
+        break;
+    }
   if (row == NULL && (row = row_of(&r->invites, j->store, j->staff, "")) == NULL) {
     p->failed = 1;
     return;
