@@ -70,7 +70,7 @@ static int run(fixture *f, char *const argv[], char *out, size_t cap) {
 }
 
 /* Starts tillgroup-hq serve with a join rate limit; fails the test when it does not listen in 10 s. */
-static void hq_start(fixture *f, const char *rate, const char *burst) {
+static void hq_start(fixture *f, const char *rate, const char *burst, int trust) {
   int pipefd[2];
   assert_int_equal(pipe(pipefd), 0);
   pid_t pid = fork();
@@ -83,7 +83,8 @@ static void hq_start(fixture *f, const char *rate, const char *burst) {
       dup2(err, 2);
     close(pipefd[0]);
     execl(f->hq_bin, f->hq_bin, "serve", "--db", f->spec, "--listen", "127.0.0.1:0", "--threads",
-          "8", "--join-rate", rate, "--join-burst", burst, (char *)NULL);
+          "8", "--join-rate", rate, "--join-burst", burst,
+          trust ? "--trust-forwarded-for" : (char *)NULL, (char *)NULL);
     _exit(127);
   }
   close(pipefd[1]);
@@ -168,7 +169,7 @@ static void publish(fixture *f, int welcome) {
   TT_OK(f->t, tg_sync_run(f->t, &so));
 }
 
-static int setup_with(void **state, const char *rate, const char *burst) {
+static int setup_with(void **state, const char *rate, const char *burst, int trust) {
   fixture *f = calloc(1, sizeof *f);
   const char *build = getenv("BUILD");
   char detail[256], url[64], cred[TG__CRED_TEXT_MAX + 2];
@@ -188,7 +189,7 @@ static int setup_with(void **state, const char *rate, const char *burst) {
   if (tg_terminal_init(f->path, &cfg, detail, sizeof detail) != 0)
     fail_msg("init: %s", detail);
   TT_OK(f->t, tg_terminal_open(f->path, &f->t));
-  hq_start(f, rate, burst);
+  hq_start(f, rate, burst, trust);
   const char *args[] = {"enrol", f->store, "T1"};
   hq_cmd(f, args, 3, cred, sizeof cred);
   cred[strcspn(cred, "\n")] = '\0';
@@ -201,11 +202,15 @@ static int setup_with(void **state, const char *rate, const char *burst) {
 }
 
 static int setup(void **state) {
-  return setup_with(state, "100000", "100000");
+  return setup_with(state, "100000", "100000", 0);
 }
 
 static int setup_limited(void **state) {
-  return setup_with(state, "1", "4");
+  return setup_with(state, "1", "4", 0);
+}
+
+static int setup_behind_proxy(void **state) {
+  return setup_with(state, "1", "4", 1);
 }
 
 static int teardown(void **state) {
@@ -640,6 +645,33 @@ static void the_rate_limit_answers_429_and_ignores_x_forwarded_for(void **state)
   free(a);
 }
 
+/* Behind a proxy HQ trusts, the last X-Forwarded-For address is the client; a bad one is not. */
+static void behind_a_proxy_each_forwarded_address_has_its_bucket(void **state) {
+  fixture *f = *state;
+  char url[512];
+  answer *a = malloc(sizeof *a);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/J/NOTATOKEN", f->hq_port);
+  CURL *h = curl_easy_init();
+  for (int i = 0; i < 4; i++) {
+    get(h, url, NULL, "203.0.113.9, 10.0.0.1", a);
+    assert_int_equal(a->status, 400);
+  }
+  get(h, url, NULL, "203.0.113.9, 10.0.0.1", a);
+  assert_int_equal(a->status, 429);
+  get(h, url, NULL, "10.0.0.1, 10.0.0.2", a); /* another client */
+  assert_int_equal(a->status, 400);
+  for (int i = 0; i < 4; i++) { /* not an address: the peer's bucket */
+    get(h, url, NULL, "not-an-ip", a);
+    assert_int_equal(a->status, 400);
+  }
+  get(h, url, NULL, "2001:db8::1 ", a);
+  assert_int_equal(a->status, 400);
+  get(h, url, NULL, NULL, a);
+  assert_int_equal(a->status, 429); /* the peer (127.0.0.1) used its 4 */
+  curl_easy_cleanup(h);
+  free(a);
+}
+
 typedef struct {
   const char *url;
   long status;
@@ -774,6 +806,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(the_rate_limit_answers_429_and_ignores_x_forwarded_for,
                                       setup_limited, teardown),
+      cmocka_unit_test_setup_teardown(behind_a_proxy_each_forwarded_address_has_its_bucket,
+                                      setup_behind_proxy, teardown),
       cmocka_unit_test_setup_teardown(racing_phones_never_overfill_a_group, setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
