@@ -1,5 +1,4 @@
 /* The join page's decision: read the invite from the URL, prove it, choose a group with room, issue the welcome coupon. */
-#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,54 +125,54 @@ int tg__hq_join_client_ok(const char *z) {
   return n == TG__HQ_CLIENT_MAX;
 }
 
-/* The welcome campaign of the newest bundle for store as a coupon HQ signs; 0 none, 1 made, or an rc. */
+/*
+ * The welcome campaign of the newest bundle for store (read as tills read it:
+ * the first welcome campaign running now) as a coupon HQ signs. 0 none, 1
+ * made, or an rc. A bundle that does not read gives no coupon and says why in warn.
+ */
 static int welcome_coupon(const tg__hq_backend *be, tg__hq_db *db, const char *store,
-                          int64_t now_ms, char *text, size_t cap, uint64_t *id, char *why,
-                          size_t why_cap) {
-  char sig[TG__BUNDLE_SIG_TEXT];
+                          int64_t now_ms, char *text, size_t cap, uint64_t *id, char *warn,
+                          size_t warn_cap, char *why, size_t why_cap) {
+  char sig[TG__BUNDLE_SIG_TEXT], bad[TG__HQ_WHY_MAX];
   unsigned char pk[32], sk[64];
   int64_t version = 0;
   char *body = NULL;
   size_t n = 0;
+  tg__bundle *b = NULL;
   int rc = be->bundle_get(db, store, &version, &body, &n, sig, why, why_cap);
   if (rc == TG__HQ_NOTFOUND)
     return 0;
   if (rc != TG__HQ_OK)
     return rc;
-  json_t *root = json_loadb(body, n, JSON_REJECT_DUPLICATES, NULL), *c;
+  int brc = tg__bundle_parse(body, n, &b, bad, sizeof bad);
   free(body);
-  const json_t *found = NULL;
-  size_t i;
-  json_array_foreach(json_object_get(root, "campaigns"), i, c) {
-    const char *type = json_string_value(json_object_get(c, "type"));
-    if (type != NULL && strcmp(type, "welcome") == 0) {
-      found = c;
-      break;
-    }
+  if (brc == TG_ENOMEM) {
+    snprintf(why, why_cap, "out of memory reading store %s's bundle", store);
+    return TG__HQ_NOMEM;
   }
-  json_t *cp = found != NULL ? json_object_get(found, "coupon") : NULL;
-  const char *kind = json_string_value(json_object_get(cp, "kind"));
-  json_int_t cid = json_integer_value(json_object_get(found, "id"));
-  json_int_t value = json_integer_value(json_object_get(cp, "value"));
-  json_int_t min = json_integer_value(json_object_get(cp, "min_spend"));
-  json_int_t days = json_integer_value(json_object_get(cp, "valid_days"));
-  if (cp == NULL || kind == NULL) {
-    json_decref(root);
-    return 0; /* no welcome campaign: no coupon */
+  if (brc != 0) {
+    snprintf(warn, warn_cap, "store %s's bundle %lld does not read, so joins get no welcome coupon: %.150s",
+             store, (long long)version, bad);
+    return 0;
   }
-  tg__hq_coupon k = {.campaign = (uint32_t)cid,
-                     .kind = strcmp(kind, "percent") == 0 ? TG__COUPON_PERCENT : TG__COUPON_AMOUNT,
-                     .value = (uint32_t)value,
-                     .min_spend = (uint32_t)min,
+  const tg__rule *r = NULL;
+  for (int i = 0; i < b->n_rules && r == NULL; i++)
+    if (b->rules[i].type == TG__RULE_WELCOME &&
+        (b->rules[i].from_ms == 0 || b->rules[i].from_ms <= now_ms) &&
+        (b->rules[i].until_ms == 0 || now_ms < b->rules[i].until_ms))
+      r = &b->rules[i];
+  if (r == NULL) {
+    tg__bundle_free(b);
+    return 0; /* no welcome campaign running: no coupon */
+  }
+  tg__hq_coupon k = {.campaign = r->id,
+                     .kind = r->coupon_kind,
+                     .value = (uint32_t)r->coupon_value,
+                     .min_spend = (uint32_t)r->coupon_min_spend,
                      .from_ms = now_ms,
-                     .until_ms = now_ms + (int64_t)days * 86400000,
+                     .until_ms = now_ms + (int64_t)r->coupon_days * 86400000,
                      .single_use = 1};
-  json_decref(root);
-  if (cid < 1 || cid > 4294967295LL || value < 1 || value > 4294967295LL || min < 0 ||
-      min > 4294967295LL || days < 1 || days > 3650) {
-    snprintf(why, why_cap, "store %s's welcome campaign has a coupon out of range", store);
-    return TG__HQ_BAD;
-  }
+  tg__bundle_free(b);
   snprintf(k.store, sizeof k.store, "%s", store);
   if ((rc = be->signing_key(db, pk, sk, why, why_cap)) != TG__HQ_OK)
     return rc;
@@ -270,8 +269,9 @@ unsigned tg__hq_join_decide(const tg__hq_backend *be, tg__hq_db *db, const char 
     r->new_client = 1;
   }
   snprintf(in.client, sizeof in.client, "%s", r->client);
-  rc = welcome_coupon(be, db, in.store, now_ms, coupon, sizeof coupon, &coupon_id, r->why,
-                      sizeof r->why);
+  char warn[TG__HQ_WHY_MAX] = "";
+  rc = welcome_coupon(be, db, in.store, now_ms, coupon, sizeof coupon, &coupon_id, warn,
+                      sizeof warn, r->why, sizeof r->why);
   if (rc < 0)
     return refuse(r, 503, "unavailable");
   in.coupon = coupon;
@@ -292,6 +292,10 @@ unsigned tg__hq_join_decide(const tg__hq_backend *be, tg__hq_db *db, const char 
   else
     r->warning[0] = '\0';
   free(l);
+  if (warn[0] != '\0') {
+    size_t at = strlen(r->warning);
+    snprintf(r->warning + at, sizeof r->warning - at, "%s%s", at > 0 ? "; " : "", warn);
+  }
   r->status = 200;
   return 200;
 }

@@ -147,7 +147,8 @@ static int64_t group_add(fixture *f, const char *name, const char *link, const c
   return strtoll(out + 12, NULL, 10);
 }
 
-/* Publishes the store's bundle: invites from 30.00 to this HQ, welcome coupon 10.00 off 50.00. */
+/* Publishes the store's bundle: invites from 30.00 to this HQ; welcome 1: a welcome coupon of
+ * 10.00 off 50.00, 2: a welcome campaign that ended, 0: none. */
 static void publish(fixture *f, int welcome) {
   char file[4200], json[1024];
   snprintf(file, sizeof file, "%s/bundle.json", f->dir);
@@ -156,9 +157,11 @@ static void publish(fixture *f, int welcome) {
            "\"invite\":{\"min_spend\":3000,\"valid_days\":30,\"url\":\"%s\"},"
            "\"campaigns\":[%s]}",
            f->store, f->prefix,
-           welcome ? "{\"id\":1,\"type\":\"welcome\",\"name\":\"welcome\",\"coupon\":"
-                     "{\"kind\":\"amount\",\"value\":1000,\"min_spend\":5000,\"valid_days\":30}}"
-                   : "");
+           welcome == 1 ? "{\"id\":1,\"type\":\"welcome\",\"name\":\"welcome\",\"coupon\":"
+                          "{\"kind\":\"amount\",\"value\":1000,\"min_spend\":5000,\"valid_days\":30}}"
+           : welcome == 2 ? "{\"id\":1,\"type\":\"welcome\",\"until\":\"2020-01-01T00:00:00Z\","
+                            "\"coupon\":{\"kind\":\"amount\",\"value\":1000,\"valid_days\":30}}"
+                          : "");
   FILE *o = fopen(file, "w");
   assert_non_null(o);
   fputs(json, o);
@@ -474,10 +477,15 @@ static void a_full_group_hands_over_to_the_next(void **state) {
   hq_cmd(f, dis, 3, NULL, 0);
   assert_int_equal(get_once(url, a), 200); /* G2 disabled: G3 */
   assert_non_null(strstr(a->body, "https://example.com/g3"));
+  publish(f, 2); /* the welcome campaign ended: joins go on, without a coupon */
+  invite_url(f, 13, url);
+  assert_int_equal(get_once(url, a), 200);
+  assert_null(strstr(a->body, "coupon-token"));
+  assert_int_equal(hq_int(f, "SELECT max(coupon_id) FROM group_join WHERE store = $1"), 0);
   assert_int_equal(joined_in(f, g1), 2);
   assert_int_equal(joined_in(f, gx), 0);
   assert_int_equal(joined_in(f, g2), 1);
-  assert_int_equal(joined_in(f, g3), 1);
+  assert_int_equal(joined_in(f, g3), 2);
   char out[4096];
   const char *list[] = {"group", "list", "--store", f->store};
   hq_cmd(f, list, 4, out, sizeof out);
