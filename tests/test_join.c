@@ -29,7 +29,7 @@ typedef struct {
   char *dir;
   char spec[4200];
   char hq_bin[4096];
-  pid_t hq_pid;
+  pid_t hq_pid, hq2_pid; /* hq2: a second HQ process on the same database */
   int hq_port;
   char store[TG_ID_MAX + 1];
   char path[4096];
@@ -108,11 +108,13 @@ static void hq_start(fixture *f, const char *rate, const char *burst, int trust)
 }
 
 static void hq_stop(fixture *f) {
-  if (f->hq_pid > 0) {
-    kill(f->hq_pid, SIGTERM);
-    waitpid(f->hq_pid, NULL, 0);
-    f->hq_pid = 0;
-  }
+  pid_t pids[2] = {f->hq_pid, f->hq2_pid};
+  for (int i = 0; i < 2; i++)
+    if (pids[i] > 0) {
+      kill(pids[i], SIGTERM);
+      waitpid(pids[i], NULL, 0);
+    }
+  f->hq_pid = f->hq2_pid = 0;
 }
 
 /* tillgroup-hq with args (--db added at the end), expecting exit 0. */
@@ -714,15 +716,27 @@ static void run_racers(char (*urls)[512], int n_urls, int n, int *ok, int *full,
 
 static void racing_phones_never_overfill_a_group(void **state) {
   fixture *f = *state;
-  char urls[10][512];
+  char urls[20][512];
   int ok, full, used;
   int64_t g1 = group_add(f, "G1", "https://example.com/g1", "7", NULL);
   int64_t g2 = group_add(f, "G2", "https://example.com/g2", "5", NULL);
   publish(f, 1);
   for (int i = 0; i < 10; i++)
     invite_url(f, 100 + (uint64_t)i, urls[i]);
-  /* 30 phones, 10 receipts of 3 joins each, 12 seats */
-  run_racers(urls, 10, 30, &ok, &full, &used);
+  /* a second HQ process on the same database takes half the phones */
+  pid_t first = f->hq_pid;
+  int port = f->hq_port;
+  char prefix[64];
+  snprintf(prefix, sizeof prefix, "%s", f->prefix);
+  hq_start(f, "100000", "100000", 0);
+  f->hq2_pid = f->hq_pid;
+  for (int i = 0; i < 10; i++)
+    snprintf(urls[10 + i], sizeof urls[10 + i], "%s%s", f->prefix, urls[i] + strlen(prefix));
+  f->hq_pid = first;
+  f->hq_port = port;
+  snprintf(f->prefix, sizeof f->prefix, "%s", prefix);
+  /* 30 phones on two processes, 10 receipts of 3 joins each, 12 seats */
+  run_racers(urls, 20, 30, &ok, &full, &used);
   assert_int_equal(ok, 12);
   assert_int_equal(full, 18);
   assert_int_equal(used, 0);
