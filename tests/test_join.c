@@ -9,6 +9,7 @@
  */
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -506,6 +508,30 @@ static void a_full_group_hands_over_to_the_next(void **state) {
   assert_non_null(strstr(out, "2/2"));
   assert_non_null(strstr(out, "disabled"));
   assert_non_null(strstr(out, "expired"));
+  assert_null(strstr(out, "warning:"));
+  /* a group QR expiring tomorrow is warned of, in the listing and in its JSON */
+  char tomorrow[16];
+  time_t t = time(NULL) + 86400;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(tomorrow, sizeof tomorrow, "%Y-%m-%d", &tm);
+  int64_t g4 = group_add(f, "G4", "https://example.com/g4", "5", tomorrow);
+  hq_cmd(f, list, 4, out, sizeof out);
+  assert_non_null(strstr(out, "warning: group"));
+  assert_non_null(strstr(out, "expires within two days"));
+  const char *json[] = {"group", "list", "--store", f->store, "--json"};
+  hq_cmd(f, json, 5, out, sizeof out);
+  json_error_t err;
+  json_t *root = json_loads(out, 0, &err);
+  assert_non_null(root);
+  assert_int_equal(json_array_size(json_object_get(root, "groups")), 5);
+  json_t *last = json_array_get(json_object_get(root, "groups"), 4);
+  assert_int_equal(json_integer_value(json_object_get(last, "id")), g4);
+  assert_true(json_is_string(json_object_get(last, "expires")));
+  json_t *first = json_array_get(json_object_get(root, "groups"), 0);
+  assert_int_equal(json_integer_value(json_object_get(first, "fill_bp")), 10000);
+  assert_int_equal(json_array_size(json_object_get(root, "warnings")), 1);
+  json_decref(root);
   free(a);
 }
 
