@@ -190,6 +190,7 @@ typedef struct {
   int64_t now_ms;
   const char *coupon;               /* the welcome coupon token to keep with a new join, or "" */
   uint64_t coupon_id;
+  uint32_t coupon_campaign;         /* its welcome campaign; 0 with no coupon */
 } tg__hq_join_in;
 
 /* What a join recorded, or the earlier join of the same invite and client. */
@@ -206,7 +207,8 @@ typedef struct {
 typedef struct {
   const char *store, *terminal, *staff;
   int64_t receipt_no, group_id, time_ms;
-  uint64_t coupon_id;
+  uint64_t coupon_id;      /* 0: no coupon */
+  uint32_t coupon_campaign;
 } tg__hq_join_row;
 
 #define TG__HQ_GROUP_EXPIRY_WARN_MS (2 * 86400000LL) /* a group QR expiring this soon is warned */

@@ -131,7 +131,8 @@ int tg__hq_join_client_ok(const char *z) {
  * made, or an rc. A bundle that does not read gives no coupon and says why in warn.
  */
 static int welcome_coupon(const tg__hq_backend *be, tg__hq_db *db, const char *store,
-                          int64_t now_ms, char *text, size_t cap, uint64_t *id, char *warn,
+                          int64_t now_ms, char *text, size_t cap, uint64_t *id,
+                          uint32_t *campaign, char *warn,
                           size_t warn_cap, char *why, size_t why_cap) {
   char sig[TG__BUNDLE_SIG_TEXT], bad[TG__HQ_WHY_MAX];
   unsigned char pk[32], sk[64];
@@ -183,6 +184,7 @@ static int welcome_coupon(const tg__hq_backend *be, tg__hq_db *db, const char *s
     return TG__HQ_BAD;
   }
   *id = k.id;
+  *campaign = k.campaign;
   return 1;
 }
 
@@ -270,7 +272,8 @@ unsigned tg__hq_join_decide(const tg__hq_backend *be, tg__hq_db *db, const char 
   }
   snprintf(in.client, sizeof in.client, "%s", r->client);
   char warn[TG__HQ_WHY_MAX] = "";
-  rc = welcome_coupon(be, db, in.store, now_ms, coupon, sizeof coupon, &coupon_id, warn,
+  rc = welcome_coupon(be, db, in.store, now_ms, coupon, sizeof coupon, &coupon_id,
+                      &in.coupon_campaign, warn,
                       sizeof warn, r->why, sizeof r->why);
   if (rc < 0)
     return refuse(r, 503, "unavailable");

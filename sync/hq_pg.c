@@ -57,6 +57,7 @@ static const char *const schema_steps[] = {
     " issued_ms bigint NOT NULL, slot int NOT NULL CHECK (slot >= 1), staff text NOT NULL,"
     " client text NOT NULL, group_id bigint NOT NULL REFERENCES chat_group(id),"
     " seat bigint NOT NULL, coupon_id bigint NOT NULL DEFAULT 0,"
+    " coupon_campaign bigint NOT NULL DEFAULT 0,"
     " coupon text NOT NULL DEFAULT '', joined_ms bigint NOT NULL,"
     " UNIQUE(store, terminal, receipt_no, issued_ms, slot), UNIQUE(group_id, seat));"
     "CREATE INDEX IF NOT EXISTS group_join_time ON group_join(joined_ms);",

@@ -181,7 +181,7 @@ static int join_get(PGconn *c, const tg__hq_join_in *in, int64_t id, tg__hq_join
 /* One attempt at a join in its own transaction; *retry when it lost a race for the invite's slot. */
 static int join_once(PGconn *c, const tg__hq_join_in *in, tg__hq_join_out *out, int *retry,
                      char *why, size_t cap) {
-  char r[24], is[24], now[24], g[24], slot[24], seat_s[24], cid[24];
+  char r[24], is[24], now[24], g[24], slot[24], seat_s[24], cid[24], camp[24];
   PGresult *res = NULL;
   int unique = 0, rc;
   int64_t group = -1, seat = -1;
@@ -240,7 +240,7 @@ static int join_once(PGconn *c, const tg__hq_join_in *in, tg__hq_join_out *out, 
     rc = TG__HQ_FULL;
     goto fail;
   }
-  const char *ins[12] = {in->store,
+  const char *ins[13] = {in->store,
                          in->terminal,
                          r,
                          is,
@@ -251,12 +251,13 @@ static int join_once(PGconn *c, const tg__hq_join_in *in, tg__hq_join_out *out, 
                          i64(seat_s, seat),
                          i64(cid, (int64_t)in->coupon_id),
                          in->coupon != NULL ? in->coupon : "",
-                         now};
+                         now,
+                         i64(camp, in->coupon_campaign)};
   rc = q(c,
          "INSERT INTO group_join(store, terminal, receipt_no, issued_ms, slot, staff, client,"
-         " group_id, seat, coupon_id, coupon, joined_ms)"
-         " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id::text",
-         12, ins, NULL, NULL, &res, &unique, "could not record the join", why, cap);
+         " group_id, seat, coupon_id, coupon, joined_ms, coupon_campaign)"
+         " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id::text",
+         13, ins, NULL, NULL, &res, &unique, "could not record the join", why, cap);
   if (rc != TG__HQ_OK) {
     *retry = unique; /* the same invite joined at the same moment: count again */
     goto fail;
@@ -309,7 +310,8 @@ int tg__hq_pg_joins(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
   const char *v[2] = {i64(lo, from_ms), i64(hi, to_ms)};
   int rc = q(conn,
              "SELECT store, terminal, staff, receipt_no::text, group_id::text, joined_ms::text,"
-             " coupon_id::text FROM group_join WHERE joined_ms >= $1 AND joined_ms < $2"
+             " coupon_id::text, coupon_campaign::text FROM group_join"
+             " WHERE joined_ms >= $1 AND joined_ms < $2"
              " ORDER BY joined_ms, id",
              2, v, NULL, NULL, &res, NULL, "could not read the joins", why, cap);
   if (rc != TG__HQ_OK)
@@ -317,7 +319,7 @@ int tg__hq_pg_joins(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
   for (int i = 0; i < PQntuples(res); i++) {
     tg__hq_join_row j = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
                          int_at(res, i, 3),     int_at(res, i, 4),     int_at(res, i, 5),
-                         (uint64_t)int_at(res, i, 6)};
+                         (uint64_t)int_at(res, i, 6), (uint32_t)int_at(res, i, 7)};
     fn(ctx, &j);
   }
   PQclear(res);

@@ -377,6 +377,15 @@ static void on_join(void *ctx, const tg__hq_join_row *j) {
     return;
   }
   row->v[1]++;
+  if (j->coupon_id != 0) { /* the welcome coupon HQ issued with the join */
+    char num[24];
+    snprintf(num, sizeof num, "%010lld", (long long)j->coupon_campaign);
+    if ((row = row_of(&r->coupons, num, "", "")) == NULL) {
+      p->failed = 1;
+      return;
+    }
+    row->v[0]++;
+  }
   for (int i = 0; i < r->n_groups; i++)
     if (r->groups[i].id == j->group_id) {
       r->group_joins[i]++;

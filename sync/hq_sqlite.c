@@ -59,7 +59,8 @@ static const char *const schema_steps[] = {
     " terminal TEXT NOT NULL, receipt_no INTEGER NOT NULL, issued_ms INTEGER NOT NULL,"
     " slot INTEGER NOT NULL CHECK (slot >= 1), staff TEXT NOT NULL, client TEXT NOT NULL,"
     " group_id INTEGER NOT NULL REFERENCES chat_group(id), seat INTEGER NOT NULL,"
-    " coupon_id INTEGER NOT NULL DEFAULT 0, coupon TEXT NOT NULL DEFAULT '',"
+    " coupon_id INTEGER NOT NULL DEFAULT 0, coupon_campaign INTEGER NOT NULL DEFAULT 0,"
+    " coupon TEXT NOT NULL DEFAULT '',"
     " joined_ms INTEGER NOT NULL, UNIQUE(store, terminal, receipt_no, issued_ms, slot),"
     " UNIQUE(group_id, seat));"
     "CREATE INDEX group_join_time ON group_join(joined_ms);",

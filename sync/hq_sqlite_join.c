@@ -245,8 +245,9 @@ int tg__hq_sqlite_join(tg__hq_db *h, const tg__hq_join_in *in, tg__hq_join_out *
   }
   rc = sqlite3_prepare_v2(db,
                           "INSERT INTO group_join(store, terminal, receipt_no, issued_ms, slot,"
-                          " staff, client, group_id, seat, coupon_id, coupon, joined_ms)"
-                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                          " staff, client, group_id, seat, coupon_id, coupon, joined_ms,"
+                          " coupon_campaign)"
+                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                           -1, &st, NULL);
   if (rc != SQLITE_OK) {
     rc = fail(db, rc, "could not record the join", why, cap);
@@ -264,6 +265,7 @@ int tg__hq_sqlite_join(tg__hq_db *h, const tg__hq_join_in *in, tg__hq_join_out *
   sqlite3_bind_int64(st, 10, (int64_t)in->coupon_id);
   sqlite3_bind_text(st, 11, in->coupon != NULL ? in->coupon : "", -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 12, in->now_ms);
+  sqlite3_bind_int64(st, 13, in->coupon_campaign);
   rc = sqlite3_step(st);
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
@@ -298,7 +300,8 @@ int tg__hq_sqlite_joins(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db,
                               "SELECT store, terminal, staff, receipt_no, group_id, joined_ms,"
-                              " coupon_id FROM group_join WHERE joined_ms >= ?1 AND joined_ms < ?2"
+                              " coupon_id, coupon_campaign FROM group_join"
+                              " WHERE joined_ms >= ?1 AND joined_ms < ?2"
                               " ORDER BY joined_ms, id",
                               -1, &st, NULL);
   if (rc != SQLITE_OK)
@@ -312,7 +315,8 @@ int tg__hq_sqlite_joins(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
                          sqlite3_column_int64(st, 3),
                          sqlite3_column_int64(st, 4),
                          sqlite3_column_int64(st, 5),
-                         (uint64_t)sqlite3_column_int64(st, 6)};
+                         (uint64_t)sqlite3_column_int64(st, 6),
+                         (uint32_t)sqlite3_column_int64(st, 7)};
     fn(ctx, &j);
   }
   sqlite3_finalize(st);

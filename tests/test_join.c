@@ -432,7 +432,8 @@ static void a_receipt_invite_joins_a_group_and_its_coupon_is_redeemed_at_the_til
   assert_int_equal(joined_in(f, g), 1);
   assert_int_equal(hq_int(f, "SELECT receipt_no FROM group_join WHERE store = $1"), 1);
   assert_int_equal(hq_int(f, "SELECT count(*) FROM group_join WHERE store = $1 AND terminal = 'T1'"
-                             " AND staff = 'G07' AND coupon_id > 0 AND joined_ms > 0"),
+                             " AND staff = 'G07' AND coupon_id > 0 AND coupon_campaign = 1"
+                             " AND joined_ms > 0"),
                    1);
   /* a reload shows the same group and coupon and takes no seat */
   get(phone, url, "en-GB,en;q=0.9", NULL, a);

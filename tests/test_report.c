@@ -93,6 +93,11 @@ static void joins(fixture *f) {
   for (size_t i = 0; i < sizeof j / sizeof j[0]; i++) {
     tg__hq_join_in in = {.terminal = "T1", .receipt_no = j[i].receipt, .issued_ms = 1795100000000,
                          .limit = 3, .now_ms = j[i].now, .coupon = "", .coupon_id = 0};
+    if (i == 0) { /* a welcome coupon of campaign 1, issued by HQ with the join */
+      in.coupon = "COUPON";
+      in.coupon_id = 777;
+      in.coupon_campaign = 1;
+    }
     tg__hq_join_out out;
     snprintf(in.store, sizeof in.store, "%s", j[i].store);
     snprintf(in.staff, sizeof in.staff, "%s", j[i].staff);
@@ -183,7 +188,7 @@ static void figures_follow_the_records(void **state) {
   /* coupons per campaign, ordered by number */
   assert_int_equal(r.coupons.n, 2);
   d = row(&r.coupons, 0, "0000000001", "");
-  assert_int_equal(d->v[0], 2);
+  assert_int_equal(d->v[0], 3); /* two at tills, one with a join at HQ */
   assert_int_equal(d->v[1], 1);
   d = row(&r.coupons, 1, "0000000012", "");
   assert_int_equal(d->v[0], 0);
