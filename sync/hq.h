@@ -283,6 +283,9 @@ typedef struct {
    */
   int (*records)(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
                  void (*fn)(void *ctx, const tg__hq_stored *r), void *ctx, char *why, size_t cap);
+  /* The version bundle_get would answer for store, reading nothing else; TG__HQ_NOTFOUND. */
+  int (*bundle_version)(tg__hq_db *db, const char *store, int64_t *version, char *why,
+                        size_t cap);
   /* The invite HMAC key HQ keeps for a terminal and whether it is enabled; TG__HQ_NOTFOUND. */
   int (*invite_key)(tg__hq_db *db, const char *store, const char *terminal,
                     unsigned char key[32], int *enabled, char *why, size_t cap);

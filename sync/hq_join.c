@@ -1,4 +1,5 @@
 /* The join page's decision: read the invite from the URL, prove it, choose a group with room, issue the welcome coupon. */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #define GROUPS_SCANNED 256           /* groups of one store looked at for warnings */
 #define LANG_ITEMS_MAX 32            /* Accept-Language entries read */
 #define LANG_HEADER_MAX 1024         /* bytes of Accept-Language read */
+#define WELCOME_MAX 8                /* welcome campaigns of one bundle kept */
+#define CACHE_SLOTS 64               /* stores whose parsed bundle is kept */
 
 static int hex(int c) {
   return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
@@ -125,55 +128,133 @@ int tg__hq_join_client_ok(const char *z) {
   return n == TG__HQ_CLIENT_MAX;
 }
 
-/*
- * The welcome campaign of the newest bundle for store (read as tills read it:
- * the first welcome campaign running now) as a coupon HQ signs. 0 none, 1
- * made, or an rc. A bundle that does not read gives no coupon and says why in warn.
- */
-static int welcome_coupon(const tg__hq_backend *be, tg__hq_db *db, const char *store,
-                          int64_t now_ms, char *text, size_t cap, uint64_t *id,
-                          uint32_t *campaign, char *warn,
-                          size_t warn_cap, char *why, size_t why_cap) {
-  char sig[TG__BUNDLE_SIG_TEXT], bad[TG__HQ_WHY_MAX];
-  unsigned char pk[32], sk[64];
-  int64_t version = 0;
+/* A bundle's welcome campaigns, as the join page needs them. */
+typedef struct {
+  char store[TG__SYNC_ID_MAX + 1];
+  int64_t version;                /* 0: an empty slot */
+  int64_t used_ms;                /* for reuse of the stalest slot */
+  int n;
+  struct {
+    uint32_t id;
+    int kind, days;
+    int64_t value, min_spend, from_ms, until_ms;
+  } w[WELCOME_MAX];
+  char bad[160];                  /* why the bundle did not read; "" it did */
+} welcome_set;
+
+/* Parsed bundles by store and version: a join reads one small row, not the bundle, while
+ * the store's bundle stays the same. */
+static struct {
+  pthread_mutex_t mu;
+  welcome_set slot[CACHE_SLOTS];
+} cache = {PTHREAD_MUTEX_INITIALIZER, {{"", 0, 0, 0, {{0, 0, 0, 0, 0, 0, 0}}, ""}}};
+
+/* Reads bundle version of store into *out (its welcome campaigns, or why it does not read). */
+static int welcome_read(const tg__hq_backend *be, tg__hq_db *db, const char *store,
+                        int64_t version, welcome_set *out, char *why, size_t why_cap) {
+  char sig[TG__BUNDLE_SIG_TEXT];
+  int64_t got = 0;
   char *body = NULL;
   size_t n = 0;
   tg__bundle *b = NULL;
-  int rc = be->bundle_get(db, store, &version, &body, &n, sig, why, why_cap);
-  if (rc == TG__HQ_NOTFOUND)
-    return 0;
+  memset(out, 0, sizeof *out);
+  int rc = be->bundle_get(db, store, &got, &body, &n, sig, why, why_cap);
   if (rc != TG__HQ_OK)
     return rc;
-  int brc = tg__bundle_parse(body, n, &b, bad, sizeof bad);
+  int brc = tg__bundle_parse(body, n, &b, out->bad, sizeof out->bad);
   free(body);
   if (brc == TG_ENOMEM) {
     snprintf(why, why_cap, "out of memory reading store %s's bundle", store);
     return TG__HQ_NOMEM;
   }
-  if (brc != 0) {
-    snprintf(warn, warn_cap, "store %s's bundle %lld does not read, so joins get no welcome coupon: %.150s",
-             store, (long long)version, bad);
+  snprintf(out->store, sizeof out->store, "%s", store);
+  out->version = got > 0 ? got : version;
+  for (int i = 0; brc == 0 && i < b->n_rules && out->n < WELCOME_MAX; i++) {
+    const tg__rule *r = &b->rules[i];
+    if (r->type != TG__RULE_WELCOME)
+      continue;
+    out->w[out->n].id = r->id;
+    out->w[out->n].kind = r->coupon_kind;
+    out->w[out->n].days = r->coupon_days;
+    out->w[out->n].value = r->coupon_value;
+    out->w[out->n].min_spend = r->coupon_min_spend;
+    out->w[out->n].from_ms = r->from_ms;
+    out->w[out->n++].until_ms = r->until_ms;
+  }
+  if (brc != 0 && out->bad[0] == '\0')
+    snprintf(out->bad, sizeof out->bad, "it does not read");
+  tg__bundle_free(b);
+  return TG__HQ_OK;
+}
+
+/* The welcome campaigns of store's newest bundle into *out, through the cache. 0, NOTFOUND or an rc. */
+static int welcome_get(const tg__hq_backend *be, tg__hq_db *db, const char *store,
+                       int64_t now_ms, welcome_set *out, char *why, size_t why_cap) {
+  int64_t version = 0;
+  int rc = be->bundle_version(db, store, &version, why, why_cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  welcome_set *hit = NULL, *stalest = &cache.slot[0];
+  pthread_mutex_lock(&cache.mu);
+  for (int i = 0; i < CACHE_SLOTS && hit == NULL; i++) {
+    welcome_set *s = &cache.slot[i];
+    if (s->version == version && strcmp(s->store, store) == 0)
+      hit = s;
+    else if (s->used_ms < stalest->used_ms)
+      stalest = s;
+  }
+  if (hit != NULL) {
+    hit->used_ms = now_ms;
+    *out = *hit;
+  }
+  pthread_mutex_unlock(&cache.mu);
+  if (hit != NULL)
+    return TG__HQ_OK;
+  if ((rc = welcome_read(be, db, store, version, out, why, why_cap)) != TG__HQ_OK)
+    return rc;
+  out->used_ms = now_ms;
+  pthread_mutex_lock(&cache.mu);
+  *stalest = *out; /* another thread may have filled it meanwhile: the same content */
+  pthread_mutex_unlock(&cache.mu);
+  return TG__HQ_OK;
+}
+
+/*
+ * The welcome campaign of the newest bundle for store (the first welcome
+ * campaign running now, read as tills read bundles) as a coupon HQ signs.
+ * 0 none, 1 made, or an rc. A bundle that does not read gives no coupon and
+ * says why in warn.
+ */
+static int welcome_coupon(const tg__hq_backend *be, tg__hq_db *db, const char *store,
+                          int64_t now_ms, char *text, size_t cap, uint64_t *id,
+                          uint32_t *campaign, char *warn, size_t warn_cap, char *why,
+                          size_t why_cap) {
+  unsigned char pk[32], sk[64];
+  welcome_set ws;
+  int rc = welcome_get(be, db, store, now_ms, &ws, why, why_cap);
+  if (rc == TG__HQ_NOTFOUND)
+    return 0;
+  if (rc != TG__HQ_OK)
+    return rc;
+  if (ws.bad[0] != '\0') {
+    snprintf(warn, warn_cap, "store %s's bundle %lld does not read, so joins get no welcome "
+             "coupon: %.150s", store, (long long)ws.version, ws.bad);
     return 0;
   }
-  const tg__rule *r = NULL;
-  for (int i = 0; i < b->n_rules && r == NULL; i++)
-    if (b->rules[i].type == TG__RULE_WELCOME &&
-        (b->rules[i].from_ms == 0 || b->rules[i].from_ms <= now_ms) &&
-        (b->rules[i].until_ms == 0 || now_ms < b->rules[i].until_ms))
-      r = &b->rules[i];
-  if (r == NULL) {
-    tg__bundle_free(b);
+  int k_at = -1;
+  for (int i = 0; i < ws.n && k_at < 0; i++)
+    if ((ws.w[i].from_ms == 0 || ws.w[i].from_ms <= now_ms) &&
+        (ws.w[i].until_ms == 0 || now_ms < ws.w[i].until_ms))
+      k_at = i;
+  if (k_at < 0)
     return 0; /* no welcome campaign running: no coupon */
-  }
-  tg__hq_coupon k = {.campaign = r->id,
-                     .kind = r->coupon_kind,
-                     .value = (uint32_t)r->coupon_value,
-                     .min_spend = (uint32_t)r->coupon_min_spend,
+  tg__hq_coupon k = {.campaign = ws.w[k_at].id,
+                     .kind = ws.w[k_at].kind,
+                     .value = (uint32_t)ws.w[k_at].value,
+                     .min_spend = (uint32_t)ws.w[k_at].min_spend,
                      .from_ms = now_ms,
-                     .until_ms = now_ms + (int64_t)r->coupon_days * 86400000,
+                     .until_ms = now_ms + (int64_t)ws.w[k_at].days * 86400000,
                      .single_use = 1};
-  tg__bundle_free(b);
   snprintf(k.store, sizeof k.store, "%s", store);
   if ((rc = be->signing_key(db, pk, sk, why, why_cap)) != TG__HQ_OK)
     return rc;

@@ -911,6 +911,26 @@ static int hq_invite_key(tg__hq_db *h, const char *store, const char *terminal,
   return rc;
 }
 
+static int hq_bundle_version(tg__hq_db *h, const char *store, int64_t *version, char *why,
+                             size_t cap) {
+  const char *v[1] = {store};
+  PGresult *res = NULL;
+  int rc = ready(h, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = run(h, "SELECT max(version) FROM bundle WHERE store IN ($1, '*')", 1, v,
+             "could not read the bundle versions", &res, why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  if (PQgetisnull(res, 0, 0)) {
+    snprintf(why, cap, "no bundle is published for store %s", store);
+    rc = TG__HQ_NOTFOUND;
+  } else {
+    *version = int_at(res, 0, 0);
+  }
+  PQclear(res);
+  return rc;
+}
+
 struct pg_conn *tg__hq_pg_conn(tg__hq_db *h, char *why, size_t cap) {
   return ready(h, why, cap) == TG__HQ_OK ? h->conn : NULL;
 }
@@ -931,6 +951,7 @@ const tg__hq_backend tg__hq_postgres = {
     .bundle_get = hq_bundle_get,
     .terminals = hq_terminals,
     .records = hq_records,
+    .bundle_version = hq_bundle_version,
     .invite_key = hq_invite_key,
     .group_add = tg__hq_pg_group_add,
     .group_disable = tg__hq_pg_group_disable,

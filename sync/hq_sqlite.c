@@ -805,6 +805,29 @@ static int hq_invite_key(tg__hq_db *h, const char *store, const char *terminal,
   return out;
 }
 
+static int hq_bundle_version(tg__hq_db *h, const char *store, int64_t *version, char *why,
+                             size_t cap) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(h->db,
+                              "SELECT max(version) FROM bundle WHERE store IN (?1, '*')", -1, &st,
+                              NULL),
+      out = TG__HQ_OK;
+  if (rc != SQLITE_OK)
+    return db_fail(h, rc, "could not read the bundle versions", why, cap);
+  sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    *version = sqlite3_column_int64(st, 0);
+  } else if (rc == SQLITE_ROW) {
+    snprintf(why, cap, "no bundle is published for store %s", store);
+    out = TG__HQ_NOTFOUND;
+  } else {
+    out = db_fail(h, rc, "could not read the bundle versions", why, cap);
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
 struct sqlite3 *tg__hq_sqlite_conn(tg__hq_db *h) {
   return h->db;
 }
@@ -825,6 +848,7 @@ const tg__hq_backend tg__hq_sqlite = {
     .bundle_get = hq_bundle_get,
     .terminals = hq_terminals,
     .records = hq_records,
+    .bundle_version = hq_bundle_version,
     .invite_key = hq_invite_key,
     .group_add = tg__hq_sqlite_group_add,
     .group_disable = tg__hq_sqlite_group_disable,
