@@ -462,6 +462,9 @@ typedef struct {
   char client[TG__HQ_CLIENT_MAX + 1]; /* the join cookie: the request's, or a new one */
   int new_client;
   char warning[TG__HQ_WHY_MAX]; /* operators' warnings for the store after this join; "" none */
+  /* the coupon's terms as its token carries them (join.coupon proven with HQ's coupon key) */
+  int coupon_kind;              /* 0 none, 1 amount off, 2 percent off in basis points */
+  int64_t coupon_value, coupon_min_spend, coupon_until_ms;
   char why[TG__HQ_WHY_MAX];     /* for the log: never a secret */
 } tg__hq_join_result;
 

@@ -282,6 +282,26 @@ static void keep_group(void *ctx, const tg__hq_group *g) {
   }
 }
 
+/* Reads the terms of the join's coupon back from its token, proven with HQ's coupon key, for
+ * the page to say them (a reload shows the coupon stored with the join). */
+static void coupon_terms(const tg__hq_backend *be, tg__hq_db *db, tg__hq_join_result *r) {
+  unsigned char hq_pk[32], hq_sk[64], sk[64];
+  char why[TG__HQ_WHY_MAX];
+  tg__token_key key = {.id = TG__HQ_COUPON_KEY_ID, .role = TG__TOKEN_COUPON};
+  tg__token t;
+  if (be->signing_key(db, hq_pk, hq_sk, why, sizeof why) != TG__HQ_OK)
+    return;
+  tg__hq_coupon_key(hq_sk, key.key, sk);
+  sodium_memzero(hq_sk, sizeof hq_sk);
+  sodium_memzero(sk, sizeof sk);
+  if (tg__token_decode(r->join.coupon, strlen(r->join.coupon), &key, 1, &t) != 0)
+    return;
+  r->coupon_kind = t.coupon_kind;
+  r->coupon_value = t.value;
+  r->coupon_min_spend = t.min_spend;
+  r->coupon_until_ms = t.expires_ms;
+}
+
 /* Fills r as a refusal and returns its status. */
 static unsigned refuse(tg__hq_join_result *r, unsigned status, const char *problem) {
   r->status = status;
@@ -367,6 +387,8 @@ unsigned tg__hq_join_decide(const tg__hq_backend *be, tg__hq_db *db, const char 
     return refuse(r, 503, "full");
   if (rc != TG__HQ_OK)
     return refuse(r, 503, "unavailable");
+  if (r->join.coupon[0] != '\0')
+    coupon_terms(be, db, r);
   snprintf(r->why, sizeof r->why, "%s %s-%s-%lld slot %d into group %lld%s", r->join.again ? "again" : "joined",
            in.store, in.terminal, (long long)in.receipt_no, r->join.slot,
            (long long)r->join.group.id, r->join.coupon[0] ? " with a welcome coupon" : "");

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hq.h"
+#include "pos.h" /* money formatting, shared with the till */
 
 #define QR_PX 240   /* a QR code's width on the page, CSS pixels */
 #define QUIET 4     /* modules of white around a QR code */
@@ -117,6 +119,31 @@ static void head(FILE *f, int lang, const char *t) {
   fprintf(f, "</title>%s</head><body><main>", style);
 }
 
+/* The coupon's value, minimum spend and end in words; money in units of two decimals (fen). */
+static void terms(FILE *f, const tg__hq_join_result *r, int lang) {
+  char num[TG_MONEY_BUF], day[32];
+  int zh = lang == TG__HQ_LANG_ZH;
+  if (r->coupon_kind == 0)
+    return;
+  fputs("<p id=\"coupon-terms\"><b>", f);
+  tg__money_format(r->coupon_value, 2, num);
+  if (r->coupon_kind == 2)
+    fprintf(f, zh ? "优惠 %s%%" : "%s%% off", num);
+  else
+    fprintf(f, zh ? "立减 %s 元" : "%s off", num);
+  if (r->coupon_min_spend > 0)
+    fprintf(f, zh ? "，满 %s 元可用" : " a spend of %s or more",
+            tg__money_format(r->coupon_min_spend, 2, num));
+  fputs("</b><br>", f);
+  time_t t = (time_t)(r->coupon_until_ms / 1000);
+  struct tm tm;
+  if (gmtime_r(&t, &tm) != NULL) {
+    strftime(day, sizeof day, "%Y-%m-%d %H:%M", &tm);
+    fprintf(f, zh ? "有效期至 %s（UTC）" : "Valid until %s (UTC)", day);
+  }
+  fputs("</p>", f);
+}
+
 static void joined(FILE *f, const tg__hq_join_result *r, int lang) {
   const tg__hq_group *g = &r->join.group;
   head(f, lang, say(title, lang));
@@ -139,6 +166,7 @@ static void joined(FILE *f, const tg__hq_join_result *r, int lang) {
   if (r->join.coupon[0] != '\0') {
     fprintf(f, "<section class=\"card\" id=\"coupon\"><h2>%s</h2><p>%s</p>", say(coupon_head, lang),
             say(coupon_use, lang));
+    terms(f, r, lang);
     qr_svg(f, r->join.coupon, say(coupon_head, lang));
     fputs("<p class=\"code\" id=\"coupon-token\">", f);
     esc(f, r->join.coupon);

@@ -425,6 +425,7 @@ static void a_receipt_invite_joins_a_group_and_its_coupon_is_redeemed_at_the_til
   assert_non_null(strstr(a->body, "加入门店社群"));
   assert_non_null(strstr(a->body, "href=\"https://work.weixin.qq.com/gm/abc\""));
   assert_null(strstr(a->body, "<script"));
+  assert_non_null(strstr(a->body, "立减 10.00 元，满 50.00 元可用"));
   page_coupon(a, coupon);
   assert_true(strlen(coupon) > 40);
   /* recorded with its attribution */
@@ -439,6 +440,7 @@ static void a_receipt_invite_joins_a_group_and_its_coupon_is_redeemed_at_the_til
   get(phone, url, "en-GB,en;q=0.9", NULL, a);
   assert_int_equal(a->status, 200);
   assert_non_null(strstr(a->body, "Join the store group"));
+  assert_non_null(strstr(a->body, "10.00 off a spend of 50.00 or more"));
   page_coupon(a, again);
   assert_string_equal(again, coupon);
   assert_int_equal(joins(f), 1);
