@@ -69,10 +69,19 @@ int tg__coupon_judge(tg_terminal *t, const tg__token *c, uint64_t member, const 
   if (rc != 0)
     return rc;
   const tg__rule *r = b != NULL ? tg__bundle_rule(b, c->campaign_id) : NULL;
-  if (r == NULL || r->type != TG__RULE_COUPON || !tg__rule_active(r, tg__now_ms(), member))
+  int welcome = r != NULL && r->type == TG__RULE_WELCOME;
+  if (r == NULL || (r->type != TG__RULE_COUPON && !welcome) ||
+      !tg__rule_active(r, tg__now_ms(), member))
     return tg__fail(t, TG_ECAMPAIGN, "coupon %llu: campaign %u is not running at this store%s",
                     (unsigned long long)c->coupon_id, c->campaign_id,
                     r != NULL && r->members_only ? " for buyers without a member code" : "");
+  /* A welcome coupon (issued at a till or at HQ's join page) is honoured by
+   * its campaign's terms: never more off, nor from a lower spend, than they give. */
+  if (welcome && (c->coupon_kind != r->coupon_kind || (int64_t)c->value > r->coupon_value ||
+                  (int64_t)c->min_spend < r->coupon_min_spend))
+    return tg__fail(t, TG_ECAMPAIGN,
+                    "coupon %llu: its terms are not those of welcome campaign %u",
+                    (unsigned long long)c->coupon_id, c->campaign_id);
   *rule = r;
   if ((rc = tg__usage_coupon_blocked(t, c->coupon_id, &spent)) < 0)
     return rc;
@@ -81,6 +90,8 @@ int tg__coupon_judge(tg_terminal *t, const tg__token *c, uint64_t member, const 
                             (unsigned long long)c->coupon_id)
                  : tg__fail(t, TG_EREVOKED, "coupon %llu was withdrawn by head office",
                             (unsigned long long)c->coupon_id);
+  if (welcome)
+    return 0; /* single use, no lease: one coupon per new member */
   if ((rc = tg__usage_coupon_count(t, r->id, r->lease, 0, &n)) != 0)
     return rc;
   if (n >= r->quota)

@@ -24,6 +24,8 @@ typedef enum {
   TG__HQ_DB = -5,        /* 503: the database failed; nothing stored, retry */
   TG__HQ_NOMEM = -6,     /* 503 */
   TG__HQ_NOTFOUND = -7,  /* 404 */
+  TG__HQ_GONE = -8,      /* 410: an invite whose joins are used up */
+  TG__HQ_FULL = -9,      /* 503: no enabled group of the store has room */
 } tg__hq_rc;
 
 /* ----- One upload line (hq_line.c) ---------------------------------------- */
@@ -155,6 +157,80 @@ typedef struct {
   size_t len;
 } tg__hq_stored;
 
+/* ----- Groups and joins (schema step 2; docs/join.md) --------------------- */
+
+#define TG__HQ_GROUP_NAME_MAX 64     /* bytes of UTF-8 */
+#define TG__HQ_GROUP_LINK_MAX 512    /* an https join link */
+#define TG__HQ_GROUP_QR_MAX (256 * 1024) /* a group's QR image, PNG */
+#define TG__HQ_GROUP_CAPACITY_MAX 100000
+#define TG__HQ_CLIENT_MAX 32         /* the join cookie's value: 32 hex digits */
+
+/* A chat group customers join from the join page. */
+typedef struct {
+  int64_t id;                       /* given by group_add */
+  char store[TG__SYNC_ID_MAX + 1];
+  char name[TG__HQ_GROUP_NAME_MAX + 1];
+  char platform[12];                /* wecom, wechat, whatsapp, telegram, line, url */
+  char link[TG__HQ_GROUP_LINK_MAX + 1]; /* "" none */
+  const unsigned char *qr;          /* PNG bytes or NULL; owner as the call says */
+  size_t n_qr;
+  int64_t capacity, joined;
+  int64_t expires_ms;               /* the group QR's expiry, UTC; 0 never */
+  int64_t created_ms;
+  int enabled;
+} tg__hq_group;
+
+/* One join as the join page asks to record it. */
+typedef struct {
+  char store[TG__SYNC_ID_MAX + 1], terminal[TG__SYNC_ID_MAX + 1];
+  int64_t receipt_no, issued_ms;    /* with store and terminal: which invite */
+  char staff[17];                   /* the guide or cashier on the invite */
+  char client[TG__HQ_CLIENT_MAX + 1]; /* the browser's join cookie */
+  int limit;                        /* joins one invite gives at most */
+  int64_t now_ms;
+  const char *coupon;               /* the welcome coupon token to keep with a new join, or "" */
+  uint64_t coupon_id;
+  uint32_t coupon_campaign;         /* its welcome campaign; 0 with no coupon */
+} tg__hq_join_in;
+
+/* What a join recorded, or the earlier join of the same invite and client. */
+typedef struct {
+  int again;                        /* 1: the same client joined with this invite before */
+  int slot;                         /* 1..limit: which of the invite's joins */
+  int64_t id, joined_ms;
+  tg__hq_group group;               /* group.qr malloc'd (free()), or NULL */
+  char coupon[256];                 /* "" none */
+  uint64_t coupon_id;
+} tg__hq_join_out;
+
+/* One recorded join as reports read it. */
+typedef struct {
+  const char *store, *terminal, *staff;
+  int64_t receipt_no, group_id, time_ms;
+  uint64_t coupon_id;      /* 0: no coupon */
+  uint32_t coupon_campaign;
+} tg__hq_join_row;
+
+#define TG__HQ_GROUP_EXPIRY_WARN_MS (2 * 86400000LL) /* a group QR expiring this soon is warned */
+
+/* 1 when z is one of wecom, wechat, whatsapp, telegram, line, url (hq_group.c). */
+int tg__hq_group_platform_ok(const char *z);
+/* A group's capacity when none is given: 200 for wecom (scan-to-join stops there), else 500. */
+int64_t tg__hq_group_default_capacity(const char *platform);
+/* 1 when z is a join link HQ may send customers to: https://HOST..., at most
+ * TG__HQ_GROUP_LINK_MAX bytes, no space, control character, quote or angle bracket; else 0 with why. */
+int tg__hq_group_link_ok(const char *z, char *why, size_t cap);
+/* 1 when p[0..n) is a PNG (its signature) of at most TG__HQ_GROUP_QR_MAX bytes; else 0 with why. */
+int tg__hq_group_qr_ok(const unsigned char *p, size_t n, char *why, size_t cap);
+/*
+ * The warnings for store among groups g[0..n) at now_ms: every active
+ * (enabled, QR not expired) group at least 90% full, no active group, or a
+ * group QR expiring within TG__HQ_GROUP_EXPIRY_WARN_MS. Writes them as one
+ * line into out (cut to cap) and returns how many; 0 means none.
+ */
+int tg__hq_group_warnings(const tg__hq_group *g, int n, const char *store, int64_t now_ms,
+                          char *out, size_t cap);
+
 /* One back end: each function returns a tg__hq_rc and writes a reason into why. */
 typedef struct {
   const char *name; /* "sqlite", "postgresql" */
@@ -207,7 +283,70 @@ typedef struct {
    */
   int (*records)(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
                  void (*fn)(void *ctx, const tg__hq_stored *r), void *ctx, char *why, size_t cap);
+  /* The version bundle_get would answer for store, reading nothing else; TG__HQ_NOTFOUND. */
+  int (*bundle_version)(tg__hq_db *db, const char *store, int64_t *version, char *why,
+                        size_t cap);
+  /* The invite HMAC key HQ keeps for a terminal and whether it is enabled; TG__HQ_NOTFOUND. */
+  int (*invite_key)(tg__hq_db *db, const char *store, const char *terminal,
+                    unsigned char key[32], int *enabled, char *why, size_t cap);
+  /* Adds a group (g->qr copied), enabled, none joined; sets *id. */
+  int (*group_add)(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why, size_t cap);
+  /* Disables group id (it takes no more joins); TG__HQ_NOTFOUND when there is none. */
+  int (*group_disable)(tg__hq_db *db, int64_t id, char *why, size_t cap);
+  /*
+   * Calls fn for each group of store (NULL: every store) ordered by store and
+   * id, with qr NULL but n_qr its size.
+   */
+  int (*groups)(tg__hq_db *db, const char *store, void (*fn)(void *ctx, const tg__hq_group *g),
+                void *ctx, char *why, size_t cap);
+  /*
+   * Records one join in one transaction, concurrent-safe: when in->client
+   * joined with this invite before, answers that join (again = 1, nothing
+   * recorded); else TG__HQ_GONE when the invite has in->limit joins; else
+   * takes a seat in the store's first enabled group (by id) with room whose
+   * QR has not expired (TG__HQ_FULL when none) and records the join with
+   * in->coupon. A group never holds more joins than its capacity; an invite
+   * never more than limit (UNIQUE(invite, slot)). Free out with tg__hq_join_out_free().
+   */
+  int (*join)(tg__hq_db *db, const tg__hq_join_in *in, tg__hq_join_out *out, char *why,
+              size_t cap);
+  /* Calls fn for each join with from_ms <= time < to_ms, ordered by time. */
+  int (*joins)(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
+               void (*fn)(void *ctx, const tg__hq_join_row *j), void *ctx, char *why, size_t cap);
 } tg__hq_backend;
+
+/* Frees what join filled. Accepts a zeroed out. */
+void tg__hq_join_out_free(tg__hq_join_out *out);
+
+/* ----- Back ends split over files: the groups and joins of each ----------- */
+
+struct sqlite3;
+struct pg_conn;
+/* The SQLite connection of h (hq_sqlite.c), for hq_sqlite_join.c. */
+struct sqlite3 *tg__hq_sqlite_conn(tg__hq_db *h);
+/* The libpq connection of h (hq_pg.c), reconnected and out of any transaction; NULL with why. */
+struct pg_conn *tg__hq_pg_conn(tg__hq_db *h, char *why, size_t cap);
+/* The group and join operations of the backend table, per back end (hq_sqlite_join.c, hq_pg_join.c). */
+int tg__hq_sqlite_group_add(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why,
+                            size_t cap);
+int tg__hq_sqlite_group_disable(tg__hq_db *db, int64_t id, char *why, size_t cap);
+int tg__hq_sqlite_groups(tg__hq_db *db, const char *store,
+                         void (*fn)(void *ctx, const tg__hq_group *g), void *ctx, char *why,
+                         size_t cap);
+int tg__hq_sqlite_join(tg__hq_db *db, const tg__hq_join_in *in, tg__hq_join_out *out, char *why,
+                       size_t cap);
+int tg__hq_sqlite_joins(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
+                        void (*fn)(void *ctx, const tg__hq_join_row *j), void *ctx, char *why,
+                        size_t cap);
+int tg__hq_pg_group_add(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why, size_t cap);
+int tg__hq_pg_group_disable(tg__hq_db *db, int64_t id, char *why, size_t cap);
+int tg__hq_pg_groups(tg__hq_db *db, const char *store, void (*fn)(void *ctx, const tg__hq_group *g),
+                     void *ctx, char *why, size_t cap);
+int tg__hq_pg_join(tg__hq_db *db, const tg__hq_join_in *in, tg__hq_join_out *out, char *why,
+                   size_t cap);
+int tg__hq_pg_joins(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
+                    void (*fn)(void *ctx, const tg__hq_join_row *j), void *ctx, char *why,
+                    size_t cap);
 
 extern const tg__hq_backend tg__hq_sqlite;   /* hq_sqlite.c: "sqlite:PATH" */
 extern const tg__hq_backend tg__hq_postgres; /* hq_pg.c: "postgresql://..." or "postgres://..." */
@@ -256,7 +395,9 @@ typedef struct {
   int64_t from_ms, to_ms, made_ms;
   int64_t records, unreadable; /* records read; those whose JSON could not be read */
   tg__hq_report_table days;    /* store, day: sales, refunds, net minor units (sales - refunds) */
-  tg__hq_report_table invites; /* store, guide ("" none): invites printed, joined */
+  /* store, guide ("" none): invites printed in the period, joins recorded in it (the
+   * guide or cashier the invite carries, its first 16 bytes, matched to the guide) */
+  tg__hq_report_table invites;
   tg__hq_report_table coupons; /* campaign: coupons issued, redeemed */
   /* repurchase: customers known by member id, those with 2+ sales in the period */
   int64_t members, members_repeat;
@@ -264,6 +405,9 @@ typedef struct {
   int64_t anon_issued, anon_redeemed;
   tg__hq_terminal *terminals; /* sync health, ordered by store and terminal */
   int n_terminals;
+  tg__hq_group *groups;        /* every group as it is now (qr NULL), by store and id */
+  int64_t *group_joins;        /* per group: joins recorded in the period */
+  int n_groups;
 } tg__hq_report;
 
 /*
@@ -282,6 +426,77 @@ void tg__hq_report_free(tg__hq_report *r);
 int tg__hq_report_html(const tg__hq_report *r, FILE *f);
 /* Writes r's figures as CSV: section,key1,key2,key3,metric,value. 0 or -1. */
 int tg__hq_report_csv(const tg__hq_report *r, FILE *f);
+
+/* ----- The join page (hq_join.c decides, hq_join_page.c renders; docs/join.md) */
+
+#define TG__HQ_JOIN_LIMIT 3       /* joins one invite gives: a family at one receipt */
+#define TG__HQ_JOIN_COOKIE "tg_join" /* the cookie that tells a reload from another phone */
+#define TG__HQ_JOIN_COOKIE_DAYS 400   /* how long a browser keeps it */
+#define TG__HQ_JOIN_PATH_MAX 720  /* bytes after /J/ read: a 240-character token, all escaped */
+enum { TG__HQ_LANG_EN = 0, TG__HQ_LANG_ZH = 1 };
+
+/*
+ * Percent-decodes z[0..n) into out[0..cap) (NUL-terminated) and returns the
+ * length; -1 for a dangling or non-hex escape, a control or non-ASCII byte
+ * (decoded or not), or when it does not fit. Safe on any input.
+ */
+int tg__hq_percent_decode(const char *z, size_t n, char *out, size_t cap);
+/*
+ * The page's language for an Accept-Language header (NULL: none): the entry
+ * of highest q-value (the first of equals) decides, Chinese for zh, zh-* and
+ * *, English for any other; no header or nothing acceptable gives Chinese.
+ * Reads at most 1024 bytes and 32 entries.
+ */
+int tg__hq_join_lang(const char *accept_language);
+/* Reads an invite token's store and terminal without proving it (to find its key): 0 or -1. */
+int tg__hq_invite_peek(const char *token, size_t n, char store[TG__SYNC_ID_MAX + 1],
+                       char terminal[TG__SYNC_ID_MAX + 1]);
+/* 1 when z is a join cookie value HQ gives: 32 lowercase hex digits. */
+int tg__hq_join_client_ok(const char *z);
+
+/* What the join page answers. */
+typedef struct {
+  unsigned status;   /* 200 joined; else 400, 403, 404, 410, 503 (docs/join.md) */
+  const char *problem; /* NULL when joined; else malformed, forged, unknown, expired, used, full, unavailable */
+  tg__hq_join_out join; /* status 200 */
+  char client[TG__HQ_CLIENT_MAX + 1]; /* the join cookie: the request's, or a new one */
+  int new_client;
+  char warning[TG__HQ_WHY_MAX]; /* operators' warnings for the store after this join; "" none */
+  /* the coupon's terms as its token carries them (join.coupon proven with HQ's coupon key) */
+  int coupon_kind;              /* 0 none, 1 amount off, 2 percent off in basis points */
+  int64_t coupon_value, coupon_min_spend, coupon_until_ms;
+  char why[TG__HQ_WHY_MAX];     /* for the log: never a secret */
+} tg__hq_join_result;
+
+/*
+ * Decides GET /J/<path_token>: percent-decodes it, proves the invite with its
+ * terminal's invite key, judges its time, issues the welcome coupon of the
+ * newest bundle of its store (if any) and records the join through be->join
+ * with cookie (NULL or invalid: a new client id). A refusal records nothing.
+ * Returns r->status. Free r with tg__hq_join_result_free().
+ */
+unsigned tg__hq_join_decide(const tg__hq_backend *be, tg__hq_db *db, const char *path_token,
+                            const char *cookie, int64_t now_ms, tg__hq_join_result *r);
+void tg__hq_join_result_free(tg__hq_join_result *r);
+/*
+ * The page for r in lang (TG__HQ_LANG_*): one self-contained phone-sized
+ * HTML document (inline CSS and SVG, data: images; no script, no fetch).
+ * Returns it malloc'd (free()) with its length in *n, or NULL out of memory.
+ */
+char *tg__hq_join_page(const tg__hq_join_result *r, int lang, size_t *n);
+
+/* ----- The join page's rate limit (hq_rate.c) ----------------------------- */
+
+#define TG__HQ_RATE_KEY_MAX 45 /* a client address as text (IPv6 at most) */
+#define TG__HQ_JOIN_RATE 10    /* join page requests per minute and client address */
+#define TG__HQ_JOIN_BURST 20   /* requests a client address may make at once */
+#define TG__HQ_RATE_SLOTS 65536 /* addresses tracked; the stalest is forgotten first */
+typedef struct tg__hq_rate tg__hq_rate;
+/* A table of token buckets (per_minute refill, burst deep) for slots addresses; NULL out of memory. */
+tg__hq_rate *tg__hq_rate_new(int per_minute, int burst, size_t slots);
+void tg__hq_rate_free(tg__hq_rate *r);
+/* Takes a token for client at now_ms: 1 allowed, 0 over the limit. Thread-safe. */
+int tg__hq_rate_allow(tg__hq_rate *r, const char *client, int64_t now_ms);
 
 /* ----- HQ's coupons (hq_coupon.c) ---------------------------------------- */
 
@@ -351,6 +566,11 @@ int tg__hq_read_options(int argc, char **argv, const char *cmd, const char *help
  */
 char *tg__hq_read_file(const char *path, size_t max, size_t *n, char *why, size_t cap);
 
+/* ----- Commands in their own files --------------------------------------- */
+
+/* tillgroup-hq group add|list|disable (hq_cmd_group.c): returns the exit code. */
+int tg__hq_cmd_group(int argc, char **argv, const char *db);
+
 /* ----- The HTTP service (hq_http.c) --------------------------------------- */
 
 typedef struct {
@@ -359,6 +579,8 @@ typedef struct {
   const char *tls_cert;  /* both or neither: PEM files */
   const char *tls_key;
   int threads;           /* 0: 2 */
+  int join_rate, join_burst; /* 0: TG__HQ_JOIN_RATE, TG__HQ_JOIN_BURST */
+  int trust_forwarded;   /* 1: the join page limits by X-Forwarded-For's last address */
 } tg__hq_serve_config;
 
 /*

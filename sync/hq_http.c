@@ -36,7 +36,7 @@ typedef struct {
   int n_idle;
 } pool;
 
-enum { ROUTE_RECORDS = 1, ROUTE_BUNDLE, ROUTE_HEALTH };
+enum { ROUTE_RECORDS = 1, ROUTE_BUNDLE, ROUTE_HEALTH, ROUTE_JOIN };
 
 /* One request's state, from its headers to its log line. */
 typedef struct {
@@ -56,6 +56,9 @@ typedef struct {
 } request;
 
 static pool db_pool;
+static tg__hq_rate *join_rate;  /* the join page's limit per client address */
+static int trust_forwarded;     /* X-Forwarded-For names the client (behind a proxy HQ trusts) */
+static int serving_tls;         /* cookies go out Secure */
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -422,6 +425,113 @@ static enum MHD_Result health(struct MHD_Connection *c, request *rq) {
                    json_pack("{s:s, s:s}", "status", "ok", "db", db_pool.be->name));
 }
 
+/* The client's address for the rate limit: the peer's, or X-Forwarded-For's last when trusted. */
+static void client_address(struct MHD_Connection *c, char out[TG__HQ_RATE_KEY_MAX + 1]) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  snprintf(out, TG__HQ_RATE_KEY_MAX + 1, "?");
+  if (trust_forwarded) {
+    const char *z = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+    const char *last = z != NULL ? strrchr(z, ',') : NULL;
+    last = last != NULL ? last + 1 : z;
+    while (last != NULL && *last == ' ')
+      last++;
+    unsigned char bin[16];
+    char addr[TG__HQ_RATE_KEY_MAX + 1];
+    size_t n = last != NULL ? strcspn(last, " ") : 0;
+    if (n > 0 && n <= TG__HQ_RATE_KEY_MAX) {
+      memcpy(addr, last, n);
+      addr[n] = '\0';
+      if (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1) {
+        memcpy(out, addr, n + 1);
+        return;
+      }
+    }
+  }
+  if (ci == NULL || ci->client_addr == NULL)
+    return;
+  if (ci->client_addr->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, out,
+              TG__HQ_RATE_KEY_MAX + 1);
+  else if (ci->client_addr->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
+              out, TG__HQ_RATE_KEY_MAX + 1);
+}
+
+/* GET /J/<token>: the join page (hq_join.c decides, hq_join_page.c renders). */
+static enum MHD_Result join_page(struct MHD_Connection *c, request *rq, const char *url) {
+  char addr[TG__HQ_RATE_KEY_MAX + 1], why[TG__HQ_WHY_MAX] = "", cookie[160];
+  tg__hq_join_result r;
+  int lang = tg__hq_join_lang(
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_LANGUAGE));
+  client_address(c, addr);
+  memset(&r, 0, sizeof r);
+  if (!tg__hq_rate_allow(join_rate, addr, now_ms())) {
+    r.status = MHD_HTTP_TOO_MANY_REQUESTS;
+    r.problem = "limited";
+    snprintf(r.why, sizeof r.why, "%s is over the join page's rate limit", addr);
+  } else {
+    tg__hq_db *db = pool_take(&db_pool, why, sizeof why);
+    if (db == NULL) {
+      r.status = MHD_HTTP_SERVICE_UNAVAILABLE;
+      r.problem = "unavailable";
+      snprintf(r.why, sizeof r.why, "%s", why);
+    } else {
+      tg__hq_join_decide(db_pool.be, db, url + 3,
+                         MHD_lookup_connection_value(c, MHD_COOKIE_KIND, TG__HQ_JOIN_COOKIE),
+                         now_ms(), &r);
+      pool_give(&db_pool, db, strcmp(r.problem != NULL ? r.problem : "", "unavailable") == 0
+                                  ? TG__HQ_DB
+                                  : TG__HQ_OK);
+    }
+  }
+  printable(r.why, rq->why, sizeof rq->why);
+  if (r.warning[0] != '\0') { /* once per join while it lasts: operators read the log */
+    char w[TG__HQ_WHY_MAX];
+    printable(r.warning, w, sizeof w);
+    fprintf(stderr, "tillgroup-hq: warning: %s\n", w);
+  }
+  size_t n = 0;
+  char *html = tg__hq_join_page(&r, lang, &n);
+  unsigned status = r.status;
+  tg__hq_join_result_free(&r);
+  if (html == NULL)
+    return send_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+  struct MHD_Response *resp = MHD_create_response_from_buffer(n, html, MHD_RESPMEM_MUST_FREE);
+  if (resp == NULL) {
+    free(html);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  MHD_add_response_header(resp, "Content-Security-Policy",
+                          "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                          "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Language, Cookie");
+  if (status == MHD_HTTP_TOO_MANY_REQUESTS)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "60");
+  if (status == MHD_HTTP_OK && r.new_client) {
+    snprintf(cookie, sizeof cookie, "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s",
+             TG__HQ_JOIN_COOKIE, r.client, TG__HQ_JOIN_COOKIE_DAYS * 86400,
+             serving_tls ? "; Secure" : "");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+  }
+  enum MHD_Result res = MHD_queue_response(c, status, resp);
+  MHD_destroy_response(resp);
+  if (res == MHD_YES)
+    rq->status = status;
+  return res;
+}
+
+/* libmicrohttpd leaves the path as sent: the join page percent-decodes its token itself, bounded. */
+static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls;
+  (void)c;
+  return strlen(s);
+}
+
 /* Whether the request announces a body (a GET normally has none). */
 static int has_body(struct MHD_Connection *c) {
   return content_length(c) > 0 ||
@@ -429,8 +539,10 @@ static int has_body(struct MHD_Connection *c) {
 }
 
 /* Answers a GET whose request has been read whole. */
-static enum MHD_Result answer_get(struct MHD_Connection *c, request *rq) {
-  return rq->route == ROUTE_HEALTH ? health(c, rq) : bundle_get(c, rq);
+static enum MHD_Result answer_get(struct MHD_Connection *c, request *rq, const char *url) {
+  return rq->route == ROUTE_HEALTH ? health(c, rq)
+         : rq->route == ROUTE_JOIN ? join_page(c, rq, url)
+                                   : bundle_get(c, rq);
 }
 
 /*
@@ -456,8 +568,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     rq->route = strcmp(url, "/v1/records") == 0  ? ROUTE_RECORDS
                 : strcmp(url, "/v1/bundle") == 0 ? ROUTE_BUNDLE
                 : strcmp(url, "/v1/health") == 0 ? ROUTE_HEALTH
+                : strncmp(url, "/J/", 3) == 0 || strncmp(url, "/j/", 3) == 0 ? ROUTE_JOIN
                                                  : 0;
     int post = rq->route == ROUTE_RECORDS;
+    if (rq->route == ROUTE_JOIN) /* an invite is good for joins: the log keeps its length only */
+      snprintf(rq->path, sizeof rq->path, "%.3s<%zu bytes>", url, strlen(url) - 3);
     if (rq->route == 0)
       return send_error(c, rq, MHD_HTTP_NOT_FOUND, "no such path");
     if (strcmp(method, post ? MHD_HTTP_METHOD_POST : MHD_HTTP_METHOD_GET) != 0)
@@ -465,10 +580,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                         post ? "method not allowed: use POST" : "method not allowed: use GET");
     if (post)
       return upload_start(c, rq);
-    return has_body(c) ? answer_get(c, rq) : MHD_YES;
+    return has_body(c) ? answer_get(c, rq, url) : MHD_YES;
   }
   if (rq->route != ROUTE_RECORDS)
-    return *n_data > 0 ? MHD_NO : answer_get(c, rq);
+    return *n_data > 0 ? MHD_NO : answer_get(c, rq, url);
   if (*n_data > 0) {
     size_t n = *n_data;
     *n_data = 0;
@@ -601,6 +716,15 @@ int tg__hq_serve(const tg__hq_serve_config *cfg) {
     fprintf(stderr, "tillgroup-hq serve: %s\n", why);
     goto done;
   }
+  trust_forwarded = cfg->trust_forwarded;
+  serving_tls = cert != NULL;
+  join_rate = tg__hq_rate_new(cfg->join_rate > 0 ? cfg->join_rate : TG__HQ_JOIN_RATE,
+                              cfg->join_burst > 0 ? cfg->join_burst : TG__HQ_JOIN_BURST,
+                              TG__HQ_RATE_SLOTS);
+  if (join_rate == NULL) {
+    fprintf(stderr, "tillgroup-hq serve: out of memory\n");
+    goto done;
+  }
   pthread_mutex_init(&db_pool.mu, NULL);
   if (db_pool.be->open(cfg->db_spec, &first, why, sizeof why) != TG__HQ_OK) {
     fprintf(stderr, "tillgroup-hq serve: %s\n", why);
@@ -620,7 +744,8 @@ int tg__hq_serve(const tg__hq_serve_config *cfg) {
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
       threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
-      completed, NULL, cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+      completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
+      cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
       MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
   if (d == NULL) {
     fprintf(stderr, "tillgroup-hq serve: cannot listen on %s\n", cfg->listen);
@@ -643,6 +768,8 @@ done_pool:
   pool_close(&db_pool);
   pthread_mutex_destroy(&db_pool.mu);
 done:
+  tg__hq_rate_free(join_rate);
+  join_rate = NULL;
   if (key != NULL)
     sodium_memzero(key, strlen(key));
   free(cert);

@@ -20,11 +20,15 @@
 
 static const char serve_help[] =
     "usage: tillgroup-hq serve [--db SPEC] --listen HOST:PORT [--tls-cert F --tls-key F]\n"
-    "                          [--threads N]\n"
+    "                          [--threads N] [--join-rate N] [--join-burst N]\n"
+    "                          [--trust-forwarded-for]\n"
     "Serves the store protocol (docs/sync-protocol.md) until SIGINT or SIGTERM.\n"
     "HOST is an IPv4 address or [IPv6]; PORT 0 picks a free port, printed on stdout\n"
     "as 'listening on HOST:PORT'. --tls-cert and --tls-key are PEM files; --threads\n"
-    "(1-64, default 2) request threads. One log line per request on stderr.\n";
+    "(1-64, default 2) request threads. One log line per request on stderr.\n"
+    "The join page (GET /J/TOKEN, docs/join.md) answers each client address at most\n"
+    "--join-rate (default 10) times a minute, --join-burst (default 20) at once;\n"
+    "--trust-forwarded-for takes the address from X-Forwarded-For (behind a proxy).\n";
 
 typedef struct {
   tg__hq_serve_config cfg;
@@ -48,6 +52,15 @@ static int serve_opt(void *ctx, int o, const char *arg) {
       return tg__hq_usage("serve", "--threads takes 1 to 64");
     s->cfg.threads = (int)v;
     break;
+  case 'r':
+  case 'b':
+    if ((v = tg__hq_parse_int(arg, 1000000)) < 1)
+      return tg__hq_usage("serve", "--join-rate and --join-burst take 1 to 1000000");
+    *(o == 'r' ? &s->cfg.join_rate : &s->cfg.join_burst) = (int)v;
+    break;
+  case 'f':
+    s->cfg.trust_forwarded = 1;
+    break;
   }
   return -1;
 }
@@ -57,6 +70,9 @@ static int cmd_serve(int argc, char **argv, const char *db) {
                                        {"tls-cert", required_argument, NULL, 'c'},
                                        {"tls-key", required_argument, NULL, 'k'},
                                        {"threads", required_argument, NULL, 't'},
+                                       {"join-rate", required_argument, NULL, 'r'},
+                                       {"join-burst", required_argument, NULL, 'b'},
+                                       {"trust-forwarded-for", no_argument, NULL, 'f'},
                                        {NULL, 0, NULL, 0}};
   serve_opts s = {{0}};
   int code = tg__hq_read_options(argc, argv, "serve", serve_help, opts, &db, serve_opt, &s);
@@ -747,6 +763,7 @@ static const command commands[] = {
     {"terminals", cmd_terminals, "enrolled terminals and how far HQ holds their records"},
     {"load", cmd_load, "store exported records from a file, without HTTP"},
     {"report", cmd_report, "an HTML (or CSV) report of sales, joins, coupons and sync health"},
+    {"group", tg__hq_cmd_group, "add, list or disable the chat groups the join page fills"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -334,6 +334,65 @@ static int period(tg__hq_report *r, const char *from, const char *to, const char
   return TG__HQ_OK;
 }
 
+/* Takes the groups as they are now, for the groups section. */
+static void on_group(void *ctx, const tg__hq_group *g) {
+  pass *p = ctx;
+  tg__hq_report *r = p->r;
+  if (r->n_groups % 64 == 0) {
+    tg__hq_group *gs = realloc(r->groups, sizeof *gs * (size_t)(r->n_groups + 64));
+    int64_t *js = realloc(r->group_joins, sizeof *js * (size_t)(r->n_groups + 64));
+    if (gs != NULL)
+      r->groups = gs;
+    if (js != NULL)
+      r->group_joins = js;
+    if (gs == NULL || js == NULL) {
+      p->failed = 1;
+      return;
+    }
+  }
+  r->groups[r->n_groups] = *g;
+  r->groups[r->n_groups].qr = NULL;
+  r->group_joins[r->n_groups++] = 0;
+}
+
+/* Counts one join for its guide's invites row and its group. */
+static void on_join(void *ctx, const tg__hq_join_row *j) {
+  pass *p = ctx;
+  tg__hq_report *r = p->r;
+  tg__hq_report_row *row = NULL;
+  size_t n = strlen(j->staff);
+  /* The invite carries the guide's (else the cashier's) name cut to 16 bytes on a character
+   * boundary: a name over 12 bytes may have been cut, so look for the guide it was cut from.
+   * Shorter ones are whole: the hash finds them. */
+  for (int i = 0; n > 12 && i < r->invites.n; i++)
+    if (strcmp(r->invites.rows[i].key[0], j->store) == 0 &&
+        strncmp(r->invites.rows[i].key[1], j->staff, n) == 0) {
+      if (row == NULL || r->invites.rows[i].key[1][n] == '\0')
+        row = &r->invites.rows[i]; /* the whole name wins over a longer one it starts */
+      if (r->invites.rows[i].key[1][n] == '\0')
+        break;
+    }
+  if (row == NULL && (row = row_of(&r->invites, j->store, j->staff, "")) == NULL) {
+    p->failed = 1;
+    return;
+  }
+  row->v[1]++;
+  if (j->coupon_id != 0) { /* the welcome coupon HQ issued with the join */
+    char num[24];
+    snprintf(num, sizeof num, "%010lld", (long long)j->coupon_campaign);
+    if ((row = row_of(&r->coupons, num, "", "")) == NULL) {
+      p->failed = 1;
+      return;
+    }
+    row->v[0]++;
+  }
+  for (int i = 0; i < r->n_groups; i++)
+    if (r->groups[i].id == j->group_id) {
+      r->group_joins[i]++;
+      break;
+    }
+}
+
 int tg__hq_report_build(const tg__hq_backend *be, tg__hq_db *db, const char *from,
                         const char *to, const char *tz, tg__hq_report *out, char *why,
                         size_t cap) {
@@ -355,6 +414,10 @@ int tg__hq_report_build(const tg__hq_backend *be, tg__hq_db *db, const char *fro
     rc = be->records(db, out->from_ms, out->to_ms, on_record, &p, why, cap);
   if (rc == TG__HQ_OK)
     rc = be->terminals(db, on_terminal, &p, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = be->groups(db, NULL, on_group, &p, why, cap);
+  if (rc == TG__HQ_OK && !p.failed)
+    rc = be->joins(db, out->from_ms, out->to_ms, on_join, &p, why, cap);
   if (was != NULL)
     setenv("TZ", saved, 1);
   else
@@ -390,5 +453,7 @@ void tg__hq_report_free(tg__hq_report *r) {
   table_free(&r->invites);
   table_free(&r->coupons);
   free(r->terminals);
+  free(r->groups);
+  free(r->group_joins);
   memset(r, 0, sizeof *r);
 }

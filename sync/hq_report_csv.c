@@ -68,5 +68,14 @@ int tg__hq_report_csv(const tg__hq_report *r, FILE *f) {
     row(f, "sync", t->store, t->terminal, "", "held_above_gap", t->held);
     row(f, "sync", t->store, t->terminal, "", "dead_letters", t->dead_letters);
   }
+  for (int i = 0; i < r->n_groups; i++) {
+    const tg__hq_group *g = &r->groups[i];
+    snprintf(num, sizeof num, "%lld", (long long)g->id);
+    row(f, "groups", g->store, num, "", "capacity", g->capacity);
+    row(f, "groups", g->store, num, "", "joined", g->joined);
+    row(f, "groups", g->store, num, "", "joined_in_period", r->group_joins[i]);
+    row(f, "groups", g->store, num, "", "qr_expires_ms", g->expires_ms);
+    row(f, "groups", g->store, num, "", "enabled", g->enabled);
+  }
   return ferror(f) ? -1 : 0;
 }

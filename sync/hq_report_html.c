@@ -307,6 +307,68 @@ static void sync_health(FILE *f, const tg__hq_report *r) {
   fputs("</table>\n", f);
 }
 
+/* Fill levels per group (chart and table) and the groups whose QR expires soon or has. */
+static void groups(FILE *f, const tg__hq_report *r) {
+  bars s;
+  char buf[PCT_BUF], when[32], warn[TG__HQ_WHY_MAX];
+  int n = r->n_groups;
+  fputs("<h2>Groups: fill and expiring QR codes</h2>\n", f);
+  if (n == 0) {
+    fputs("<p>No group is configured ('tillgroup-hq group add').</p>\n", f);
+    return;
+  }
+  if (bars_alloc(&s, n) != 0) {
+    fputs("<p>out of memory drawing this section</p>\n", f);
+  } else {
+    for (int i = 0; i < n; i++) {
+      snprintf(s.labels[i], 24, "%.12s #%lld", r->groups[i].store, (long long)r->groups[i].id);
+      s.a[i] = bp(r->groups[i].joined, r->groups[i].capacity) / 100; /* whole percent */
+    }
+    chart(f, "Fill per group (% of capacity)", n, s.labels, s.a, NULL, "", "", "100 %");
+  }
+  bars_free(&s);
+  fputs("<table><tr><th>store</th><th>group</th><th>platform</th><th>joined</th>"
+        "<th>capacity</th><th>fill</th><th>joined in period</th><th>QR expires (UTC)</th>"
+        "<th></th></tr>\n",
+        f);
+  for (int i = 0; i < n; i++) {
+    const tg__hq_group *g = &r->groups[i];
+    snprintf(when, sizeof when, "—");
+    if (g->expires_ms > 0) {
+      time_t t = (time_t)(g->expires_ms / 1000);
+      struct tm tm;
+      if (gmtime_r(&t, &tm) != NULL)
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    }
+    const char *flag = !g->enabled                                                   ? "disabled"
+                       : g->expires_ms > 0 && g->expires_ms <= r->made_ms            ? "QR expired"
+                       : g->expires_ms > 0 &&
+                               g->expires_ms - r->made_ms <= TG__HQ_GROUP_EXPIRY_WARN_MS
+                           ? "QR expires within two days"
+                       : g->joined * 10 >= g->capacity * 9 ? "90% full or more"
+                                                           : "";
+    fputs("<tr><td>", f);
+    esc(f, g->store);
+    fprintf(f, "</td><td>#%lld ", (long long)g->id);
+    esc(f, g->name);
+    fputs("</td><td>", f);
+    esc(f, g->platform);
+    fprintf(f,
+            "</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%s</td><td>%" PRId64
+            "</td><td>%s</td><td class=\"%s\">%s</td></tr>\n",
+            g->joined, g->capacity, pct(bp(g->joined, g->capacity), buf), r->group_joins[i], when,
+            flag[0] ? "warn" : "", flag);
+  }
+  fputs("</table>\n", f);
+  for (int i = 0; i < n; i++)
+    if ((i == 0 || strcmp(r->groups[i].store, r->groups[i - 1].store) != 0) &&
+        tg__hq_group_warnings(r->groups, n, r->groups[i].store, r->made_ms, warn, sizeof warn) > 0) {
+      fputs("<p class=\"warn\">", f);
+      esc(f, warn);
+      fputs("</p>\n", f);
+    }
+}
+
 int tg__hq_report_html(const tg__hq_report *r, FILE *f) {
   char made[32] = "";
   time_t s = (time_t)(r->made_ms / 1000);
@@ -336,6 +398,7 @@ int tg__hq_report_html(const tg__hq_report *r, FILE *f) {
   coupons(f, r);
   repurchase(f, r);
   sync_health(f, r);
+  groups(f, r);
   fputs("</body></html>\n", f);
   return ferror(f) ? -1 : 0;
 }

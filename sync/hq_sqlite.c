@@ -45,6 +45,25 @@ static const char *const schema_steps[] = {
     "CREATE INDEX bundle_store ON bundle(store, version);"
     "CREATE TABLE hq_key(id INTEGER PRIMARY KEY CHECK (id = 1), public BLOB NOT NULL,"
     " secret BLOB NOT NULL);",
+    /* Step 2: join (groups and the joins of the join page). A group's seats
+     * are numbered; UNIQUE(group_id, seat) and the CHECK keep it within its
+     * capacity, UNIQUE(invite, slot) an invite within its join limit. */
+    "CREATE TABLE chat_group(id INTEGER PRIMARY KEY, store TEXT NOT NULL, name TEXT NOT NULL,"
+    " platform TEXT NOT NULL, link TEXT NOT NULL, qr BLOB,"
+    " capacity INTEGER NOT NULL CHECK (capacity BETWEEN 1 AND 100000),"
+    " joined INTEGER NOT NULL DEFAULT 0, expires_ms INTEGER NOT NULL DEFAULT 0,"
+    " enabled INTEGER NOT NULL DEFAULT 1, created_ms INTEGER NOT NULL,"
+    " CHECK (joined BETWEEN 0 AND capacity));"
+    "CREATE INDEX chat_group_store ON chat_group(store, id);"
+    "CREATE TABLE group_join(id INTEGER PRIMARY KEY, store TEXT NOT NULL,"
+    " terminal TEXT NOT NULL, receipt_no INTEGER NOT NULL, issued_ms INTEGER NOT NULL,"
+    " slot INTEGER NOT NULL CHECK (slot >= 1), staff TEXT NOT NULL, client TEXT NOT NULL,"
+    " group_id INTEGER NOT NULL REFERENCES chat_group(id), seat INTEGER NOT NULL,"
+    " coupon_id INTEGER NOT NULL DEFAULT 0, coupon_campaign INTEGER NOT NULL DEFAULT 0,"
+    " coupon TEXT NOT NULL DEFAULT '',"
+    " joined_ms INTEGER NOT NULL, UNIQUE(store, terminal, receipt_no, issued_ms, slot),"
+    " UNIQUE(group_id, seat));"
+    "CREATE INDEX group_join_time ON group_join(joined_ms);",
 };
 #define HQ_SCHEMA_VERSION ((int)(sizeof schema_steps / sizeof schema_steps[0]))
 
@@ -758,6 +777,61 @@ static int hq_records(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
   return rc == SQLITE_DONE ? TG__HQ_OK : db_fail(h, rc, "could not read the records", why, cap);
 }
 
+static int hq_invite_key(tg__hq_db *h, const char *store, const char *terminal,
+                         unsigned char key[32], int *enabled, char *why, size_t cap) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(h->db,
+                              "SELECT invite_key, enabled FROM terminal"
+                              " WHERE store = ?1 AND terminal = ?2",
+                              -1, &st, NULL),
+      out = TG__HQ_OK;
+  if (rc != SQLITE_OK)
+    return db_fail(h, rc, "could not read the terminal", why, cap);
+  bind_ids(st, store, terminal);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+    memcpy(key, sqlite3_column_blob(st, 0), 32);
+    *enabled = sqlite3_column_int(st, 1) != 0;
+  } else if (rc == SQLITE_ROW) {
+    snprintf(why, cap, "terminal %s-%s has a damaged invite key", store, terminal);
+    out = TG__HQ_DB;
+  } else if (rc == SQLITE_DONE) {
+    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
+    out = TG__HQ_NOTFOUND;
+  } else {
+    out = db_fail(h, rc, "could not read the terminal", why, cap);
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+static int hq_bundle_version(tg__hq_db *h, const char *store, int64_t *version, char *why,
+                             size_t cap) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(h->db,
+                              "SELECT max(version) FROM bundle WHERE store IN (?1, '*')", -1, &st,
+                              NULL),
+      out = TG__HQ_OK;
+  if (rc != SQLITE_OK)
+    return db_fail(h, rc, "could not read the bundle versions", why, cap);
+  sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    *version = sqlite3_column_int64(st, 0);
+  } else if (rc == SQLITE_ROW) {
+    snprintf(why, cap, "no bundle is published for store %s", store);
+    out = TG__HQ_NOTFOUND;
+  } else {
+    out = db_fail(h, rc, "could not read the bundle versions", why, cap);
+  }
+  sqlite3_finalize(st);
+  return out;
+}
+
+struct sqlite3 *tg__hq_sqlite_conn(tg__hq_db *h) {
+  return h->db;
+}
+
 /* The SQLite back end (hq.h): one connection per tg__hq_db. */
 const tg__hq_backend tg__hq_sqlite = {
     .name = "sqlite",
@@ -774,4 +848,11 @@ const tg__hq_backend tg__hq_sqlite = {
     .bundle_get = hq_bundle_get,
     .terminals = hq_terminals,
     .records = hq_records,
+    .bundle_version = hq_bundle_version,
+    .invite_key = hq_invite_key,
+    .group_add = tg__hq_sqlite_group_add,
+    .group_disable = tg__hq_sqlite_group_disable,
+    .groups = tg__hq_sqlite_groups,
+    .join = tg__hq_sqlite_join,
+    .joins = tg__hq_sqlite_joins,
 };

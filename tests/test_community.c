@@ -276,11 +276,53 @@ static void a_new_member_gets_one_welcome_coupon_signed_by_this_till(void **stat
   assert_true(strlen(r->coupon) > 40);
   assert_int_equal(r->coupon_value, 1000);
   assert_int_equal(r->coupon_min_spend, 5000);
-  /* signed with the till's own key, which it accepts; campaign 1 takes no redemptions here */
-  assert_int_equal(tg_code_read(f->t, r->coupon, strlen(r->coupon), &c), TG_ECAMPAIGN);
+  /* signed with the till's own key, which it accepts: redeemable by the welcome campaign's terms */
+  TT_OK(f->t, tg_code_read(f->t, r->coupon, strlen(r->coupon), &c));
   assert_int_equal(c.kind, TG_CODE_COUPON);
   assert_int_equal(c.campaign, 1);
+  char coupon[TG_CODE_MAX + 1], r3[TG_RECEIPT_MAX];
+  snprintf(coupon, sizeof coupon, "%s", r->coupon);
   tg_receipt_free(r);
+  const char *spend[] = {coupon};
+  assert_int_equal(sell(f->t, 32, 5000, spend, 1, r3), TG_EMINSPEND); /* 45.00 after 10% */
+  TT_OK(f->t, sell(f->t, 33, 6000, spend, 1, r3));
+  TT_OK(f->t, tg_receipt_load(f->t, r3, &r));
+  assert_int_equal(r->totals.total, 5400 - 1000);
+  tg_receipt_free(r);
+  assert_int_equal(sell(f->t, 34, 6000, spend, 1, r3), TG_ESPENT);
+}
+
+/* A welcome coupon as HQ's join page issues it (here with key 7) is redeemed once at the
+ * till, and one promising more than the welcome campaign's terms is refused. */
+static void a_welcome_coupon_from_hq_is_redeemed_by_its_campaigns_terms(void **state) {
+  tt_fixture *f = *state;
+  char good[TG__TOKEN_TEXT_MAX + 1], more[TG__TOKEN_TEXT_MAX + 1], lower[TG__TOKEN_TEXT_MAX + 1],
+      receipt[TG_RECEIPT_MAX];
+  tg_code c;
+  tg__token k = coupon_token(910001);
+  k.campaign_id = 1; /* the welcome campaign: 10.00 off from 50.00 */
+  coupon_code(&k, good);
+  k.coupon_id = 910002;
+  k.value = 2000;
+  coupon_code(&k, more);
+  k.coupon_id = 910003;
+  k.value = 1000;
+  k.min_spend = 100;
+  coupon_code(&k, lower);
+  TT_OK(f->t, tg_code_read(f->t, good, strlen(good), &c));
+  assert_int_equal(tg_code_read(f->t, more, strlen(more), &c), TG_ECAMPAIGN);
+  assert_int_equal(tg_code_read(f->t, lower, strlen(lower), &c), TG_ECAMPAIGN);
+  uint64_t before = tt_fingerprint(f->path);
+  const char *bad[] = {more};
+  assert_int_equal(sell(f->t, 50, 9000, bad, 1, receipt), TG_ECAMPAIGN);
+  assert_int_equal(tt_fingerprint(f->path), before);
+  const char *codes[] = {good};
+  TT_OK(f->t, sell(f->t, 51, 9000, codes, 1, receipt));
+  tg_receipt *r;
+  TT_OK(f->t, tg_receipt_load(f->t, receipt, &r));
+  assert_int_equal(r->totals.total, 9000 - 900 - 1000);
+  tg_receipt_free(r);
+  assert_int_equal(sell(f->t, 52, 9000, codes, 1, receipt), TG_ESPENT);
 }
 
 static void a_referral_is_for_a_new_buyer(void **state) {
@@ -364,6 +406,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(the_lease_and_the_per_member_limit_hold, setup, tt_teardown),
       cmocka_unit_test_setup_teardown(invites_go_only_to_buyers_over_the_threshold_without_a_member, setup, tt_teardown),
       cmocka_unit_test_setup_teardown(a_new_member_gets_one_welcome_coupon_signed_by_this_till, setup, tt_teardown),
+      cmocka_unit_test_setup_teardown(a_welcome_coupon_from_hq_is_redeemed_by_its_campaigns_terms, setup, tt_teardown),
       cmocka_unit_test_setup_teardown(a_referral_is_for_a_new_buyer, setup, tt_teardown),
       cmocka_unit_test_setup_teardown(points_pay_only_within_the_lease, setup, tt_teardown),
       cmocka_unit_test_setup_teardown(a_bad_older_or_foreign_bundle_leaves_the_one_in_force, setup, tt_teardown),

@@ -632,6 +632,57 @@ static void refuses_foreign_and_newer(void **state) {
   OK(fx, be->open(fx->spec, &fx->db, fx->why, sizeof fx->why));
 }
 
+/* A database made at schema version 1 (before groups and joins) is brought to version 2 on
+ * open, keeping what it held; groups and joins then work with their limits. */
+static void version_1_upgrades_to_joins(void **state) {
+  fixture *fx = *state;
+  unsigned char key[32];
+  int enabled = 0;
+  enrol(fx, "S1", "T1");
+  fx->be->close(fx->db);
+  fx->db = NULL;
+  free(query1(fx, "DROP TABLE group_join"));
+  free(query1(fx, "DROP TABLE chat_group"));
+  free(query1(fx, fx->v->pg ? "UPDATE hq_meta SET version = 1" : "PRAGMA user_version = 1"));
+  OK(fx, fx->be->open(fx->spec, &fx->db, fx->why, sizeof fx->why));
+  char *z = query1(fx, fx->v->pg ? "SELECT version FROM hq_meta" : "PRAGMA user_version");
+  assert_string_equal(z, "2");
+  free(z);
+  assert_int_equal(count(fx, "terminal"), 1);
+  OK(fx, fx->be->invite_key(fx->db, "S1", "T1", key, &enabled, fx->why, sizeof fx->why));
+  assert_true(enabled);
+  assert_int_equal(fx->be->invite_key(fx->db, "S1", "T9", key, &enabled, fx->why, sizeof fx->why),
+                   TG__HQ_NOTFOUND);
+  tg__hq_group g = {.store = "S1", .name = "G", .platform = "wecom",
+                    .link = "https://example.com/g", .capacity = 2};
+  int64_t id = 0;
+  OK(fx, fx->be->group_add(fx->db, &g, &id, fx->why, sizeof fx->why));
+  tg__hq_join_in in = {.store = "S1", .terminal = "T1", .receipt_no = 7, .issued_ms = 1000,
+                       .staff = "G07", .client = "c1", .limit = 2, .now_ms = 5000,
+                       .coupon = "", .coupon_id = 0};
+  tg__hq_join_out out;
+  OK(fx, fx->be->join(fx->db, &in, &out, fx->why, sizeof fx->why));
+  assert_int_equal(out.again, 0);
+  assert_int_equal(out.slot, 1);
+  assert_int_equal(out.group.id, id);
+  tg__hq_join_out_free(&out);
+  OK(fx, fx->be->join(fx->db, &in, &out, fx->why, sizeof fx->why)); /* the same client: again */
+  assert_int_equal(out.again, 1);
+  tg__hq_join_out_free(&out);
+  snprintf(in.client, sizeof in.client, "c2");
+  OK(fx, fx->be->join(fx->db, &in, &out, fx->why, sizeof fx->why));
+  assert_int_equal(out.slot, 2);
+  tg__hq_join_out_free(&out);
+  snprintf(in.client, sizeof in.client, "c3");
+  assert_int_equal(fx->be->join(fx->db, &in, &out, fx->why, sizeof fx->why), TG__HQ_GONE);
+  in.receipt_no = 8;
+  assert_int_equal(fx->be->join(fx->db, &in, &out, fx->why, sizeof fx->why), TG__HQ_FULL);
+  assert_int_equal(count(fx, "group_join"), 2);
+  OK(fx, fx->be->group_disable(fx->db, id, fx->why, sizeof fx->why));
+  assert_int_equal(fx->be->group_disable(fx->db, id + 100, fx->why, sizeof fx->why),
+                   TG__HQ_NOTFOUND);
+}
+
 typedef struct {
   const fixture *fx;
   tg__hq_db *db;
@@ -705,7 +756,7 @@ static void sqlite_file_settings(void **state) {
   assert_string_equal(z, "1413957681"); /* 'TGH1' */
   free(z);
   z = query1(fx, "PRAGMA user_version");
-  assert_string_equal(z, "1");
+  assert_string_equal(z, "2");
   free(z);
   /* a file that is not SQLite is refused unchanged */
   tg__hq_db *other = NULL;
@@ -746,7 +797,7 @@ static void pg_password_never_shown(void **state) {
       CASE(v, conflicting_body), CASE(v, invalid_is_dead_lettered),                         \
       CASE(v, unknown_terminal), CASE(v, bundles), CASE(v, terminals_listing),              \
       CASE(v, epochs_are_independent), CASE(v, refuses_foreign_and_newer),                  \
-      CASE(v, first_open_races)
+      CASE(v, first_open_races), CASE(v, version_1_upgrades_to_joins)
 
 int main(void) {
   const struct CMUnitTest on_sqlite[] = {

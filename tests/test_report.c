@@ -61,6 +61,53 @@ static void ingest(fixture *f, const char *store, const char *lines, int n) {
   tg__hq_batch_free(&b);
 }
 
+static void count_groups(void *ctx, const tg__hq_group *g) {
+  (void)g;
+  ++*(int *)ctx;
+}
+
+/* Groups of S1 (capacity 4) and S2 (capacity 2, QR expiring) and five joins, one after the
+ * period; made once per database (PostgreSQL keeps one for the suite), joins by fixed clients. */
+static void joins(fixture *f) {
+  char why[TG__HQ_WHY_MAX];
+  int n = 0;
+  int64_t id;
+  assert_int_equal(f->be->groups(f->db, NULL, count_groups, &n, why, sizeof why), TG__HQ_OK);
+  if (n == 0) {
+    tg__hq_group g1 = {.store = "S1", .name = "S1 group", .platform = "wecom",
+                       .link = "https://example.com/1", .capacity = 4};
+    tg__hq_group g2 = {.store = "S2", .name = "S2 <group>", .platform = "wechat",
+                       .link = "https://example.com/2", .capacity = 2,
+                       .expires_ms = 1795400000000};
+    assert_int_equal(f->be->group_add(f->db, &g1, &id, why, sizeof why), TG__HQ_OK);
+    assert_int_equal(f->be->group_add(f->db, &g2, &id, why, sizeof why), TG__HQ_OK);
+  }
+  static const struct {
+    const char *store, *staff, *client;
+    int64_t receipt, now;
+  } j[] = {
+      {"S1", "G07", "a", 2, 1795150000000}, {"S1", "G07", "b", 3, 1795193000000},
+      {"S1", "", "c", 9, 1795200000000},    {"S1", "G07", "d", 4, 1795400000000},
+      {"S2", "G<&>", "e", 1, 1795137000000},
+  };
+  for (size_t i = 0; i < sizeof j / sizeof j[0]; i++) {
+    tg__hq_join_in in = {.terminal = "T1", .receipt_no = j[i].receipt, .issued_ms = 1795100000000,
+                         .limit = 3, .now_ms = j[i].now, .coupon = "", .coupon_id = 0};
+    if (i == 0) { /* a welcome coupon of campaign 1, issued by HQ with the join */
+      in.coupon = "COUPON";
+      in.coupon_id = 777;
+      in.coupon_campaign = 1;
+    }
+    tg__hq_join_out out;
+    snprintf(in.store, sizeof in.store, "%s", j[i].store);
+    snprintf(in.staff, sizeof in.staff, "%s", j[i].staff);
+    snprintf(in.client, sizeof in.client, "%s", j[i].client);
+    if (f->be->join(f->db, &in, &out, why, sizeof why) != TG__HQ_OK)
+      fail_msg("join %zu: %s", i, why);
+    tg__hq_join_out_free(&out);
+  }
+}
+
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   char why[TG__HQ_WHY_MAX];
@@ -79,6 +126,7 @@ static int setup(void **state) {
   assert_int_equal(f->be->enrol(f->db, "S2", "T1", hash, key, why, sizeof why), TG__HQ_OK);
   ingest(f, "S1", s1_records, 6);
   ingest(f, "S2", s2_records, 1);
+  joins(f);
   *state = f;
   return 0;
 }
@@ -125,10 +173,22 @@ static void figures_follow_the_records(void **state) {
   assert_int_equal(row(&r.invites, 0, "S1", "")->v[0], 1);
   assert_int_equal(row(&r.invites, 1, "S1", "G07")->v[0], 2);
   assert_int_equal(row(&r.invites, 2, "S2", "G<&>")->v[0], 1);
+  /* joins in the period, by the guide on the invite (the one after the period not counted) */
+  assert_int_equal(r.invites.rows[0].v[1], 1);
+  assert_int_equal(r.invites.rows[1].v[1], 2);
+  assert_int_equal(r.invites.rows[2].v[1], 1);
+  /* groups: fill now, joins in the period */
+  assert_int_equal(r.n_groups, 2);
+  assert_string_equal(r.groups[0].store, "S1");
+  assert_int_equal(r.groups[0].joined, 4);
+  assert_int_equal(r.group_joins[0], 3);
+  assert_int_equal(r.groups[1].joined, 1);
+  assert_int_equal(r.group_joins[1], 1);
+  assert_int_equal(r.groups[1].expires_ms, 1795400000000);
   /* coupons per campaign, ordered by number */
   assert_int_equal(r.coupons.n, 2);
   d = row(&r.coupons, 0, "0000000001", "");
-  assert_int_equal(d->v[0], 2);
+  assert_int_equal(d->v[0], 3); /* two at tills, one with a join at HQ */
   assert_int_equal(d->v[1], 1);
   d = row(&r.coupons, 1, "0000000012", "");
   assert_int_equal(d->v[0], 0);
@@ -218,13 +278,17 @@ static void cli_writes_html_and_golden_csv(void **state) {
   int urls = 0, svg_ns = 0; /* no address in the page but the SVG namespace of each chart */
   for (const char *p = html; (p = strstr(p, "http")) != NULL; p++, urls++)
     svg_ns += strncmp(p, "http://www.w3.org/2000/svg\"", 27) == 0;
-  assert_true(svg_ns >= 4);
+  assert_true(svg_ns >= 5);
   assert_int_equal(urls, svg_ns);
   assert_non_null(strstr(html, "<svg"));
   assert_non_null(strstr(html, "G&lt;&amp;&gt;")); /* a guide's name is escaped */
   assert_null(strstr(html, "G<&>"));
   assert_non_null(strstr(html, "<td>S1</td><td>2026-11-21</td><td>2</td><td>1</td><td>40.00 CNY"));
   assert_non_null(strstr(html, "<b>50.00 %</b>")); /* members: 1 of 2 bought again */
+  assert_non_null(strstr(html, "Groups: fill and expiring QR codes"));
+  assert_non_null(strstr(html, "S2 &lt;group&gt;"));
+  assert_non_null(strstr(html, "<td>4</td><td>4</td><td>100.00 %</td><td>3</td>"));
+  assert_non_null(strstr(html, "every active group of store S1 is 90% full or more"));
   free(html);
   tg__buf_free(&got);
   tg__buf_free(&want);
