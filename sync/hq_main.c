@@ -80,17 +80,27 @@ static int cmd_serve(int argc, char **argv, const char *db) {
 /* ----- enrol, enable, disable --------------------------------------------- */
 
 static const char enrol_help[] =
-    "usage: tillgroup-hq enrol [--db SPEC] STORE TERMINAL\n"
+    "usage: tillgroup-hq enrol [--db SPEC] [--pull-url URL] STORE TERMINAL\n"
     "Enrols (or re-enrols) a terminal and prints its credential once, as one line:\n"
     "  tg1.STORE.TERMINAL.SECRET.HQKEY\n"
     "Give it to 'tillgroup enrol --hq URL' on the terminal's stdin. HQ keeps only a\n"
     "hash of the secret; enrolling again replaces it and enables the terminal.\n"
-    "STORE and TERMINAL are 1-12 characters A-Z 0-9.\n";
+    "STORE and TERMINAL are 1-12 characters A-Z 0-9. --pull-url sets where the nightly\n"
+    "pull reaches it (see 'tillgroup-hq terminal pull-url --help').\n";
+
+static int pull_url_opt(void *ctx, int o, const char *arg) {
+  if (o == 'u')
+    *(const char **)ctx = arg;
+  return -1;
+}
 
 /* Reads the two ids every terminal command takes; -1 to go on, or the exit code. */
 static int terminal_args(int argc, char **argv, const char *cmd, const char *help_text,
-                         const char **db) {
-  int code = tg__hq_read_options(argc, argv, cmd, help_text, NULL, db, NULL, NULL);
+                         const char **db, const char **pull_url) {
+  static const struct option opts[] = {{"pull-url", required_argument, NULL, 'u'},
+                                       {NULL, 0, NULL, 0}};
+  int code = tg__hq_read_options(argc, argv, cmd, help_text, pull_url != NULL ? opts : NULL, db,
+                                 pull_url != NULL ? pull_url_opt : NULL, (void *)pull_url);
   if (code >= 0)
     return code;
   if (argc - optind != 2)
@@ -106,7 +116,10 @@ static int cmd_enrol(int argc, char **argv, const char *db) {
   char why[TG__HQ_WHY_MAX] = "", text[TG__CRED_TEXT_MAX];
   unsigned char sk[64], auth[32], invite[32];
   tg__cred cred;
-  int code = terminal_args(argc, argv, "enrol", enrol_help, &db);
+  const char *pull_url = NULL;
+  int code = terminal_args(argc, argv, "enrol", enrol_help, &db, &pull_url);
+  if (code < 0 && pull_url != NULL && tg__hq_pull_url_check(pull_url, why, sizeof why) != 0)
+    return tg__hq_usage("enrol", "--pull-url: %s", why);
   if (code >= 0 || (code = tg__hq_open_db("enrol", db, &be, &h)) != 0)
     return code;
   memset(&cred, 0, sizeof cred);
@@ -121,6 +134,8 @@ static int cmd_enrol(int argc, char **argv, const char *db) {
     rc = be->enrol(h, cred.store, cred.terminal, auth, invite, why, sizeof why);
     sodium_memzero(invite, sizeof invite);
   }
+  if (rc == TG__HQ_OK && pull_url != NULL)
+    rc = be->pull_url_set(h, cred.store, cred.terminal, pull_url, why, sizeof why);
   if (rc != TG__HQ_OK)
     code = tg__hq_refused("enrol", rc, why);
   else if (tg__cred_format(&cred, text, sizeof text) < 0)
@@ -144,7 +159,7 @@ static int set_enabled(int argc, char **argv, const char *db, int enabled) {
   const tg__hq_backend *be;
   tg__hq_db *h;
   char why[TG__HQ_WHY_MAX] = "";
-  int code = terminal_args(argc, argv, cmd, enabled ? enable_help : disable_help, &db);
+  int code = terminal_args(argc, argv, cmd, enabled ? enable_help : disable_help, &db, NULL);
   if (code >= 0 || (code = tg__hq_open_db(cmd, db, &be, &h)) != 0)
     return code;
   const char *store = argv[optind], *terminal = argv[optind + 1];
@@ -747,6 +762,8 @@ static const command commands[] = {
     {"terminals", cmd_terminals, "enrolled terminals and how far HQ holds their records"},
     {"load", cmd_load, "store exported records from a file, without HTTP"},
     {"report", cmd_report, "an HTML (or CSV) report of sales, joins, coupons and sync health"},
+    {"nightly", tg__hq_cmd_nightly, "pull every terminal's manifest and missing records; flag"},
+    {"terminal", tg__hq_cmd_terminal, "set or clear a terminal's pull URL (terminal pull-url)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
