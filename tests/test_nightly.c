@@ -7,6 +7,7 @@
  */
 #include <fcntl.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -561,19 +562,28 @@ static void the_manifest_is_read_strictly(void **state) {
 static void a_version_1_database_is_upgraded(void **state) {
   fixture *f = *state;
   char why[TG__HQ_WHY_MAX], path[4300];
-  if (strncmp(f->spec, "sqlite:", 7) != 0)
-    TT_SKIP("the SQLite file is taken back to version 1; PostgreSQL runs the same step");
   f->be->close(f->db);
   f->db = NULL;
-  snprintf(path, sizeof path, "%s", f->spec + 7);
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db,
-                                "ALTER TABLE terminal DROP COLUMN pull_url; DROP TABLE nightly;"
-                                " PRAGMA user_version = 1;",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
-  sqlite3_close(db);
+  if (strncmp(f->spec, "sqlite:", 7) == 0) {
+    snprintf(path, sizeof path, "%s", f->spec + 7);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE terminal DROP COLUMN pull_url; DROP TABLE nightly;"
+                                  " PRAGMA user_version = 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+  } else {
+    PGconn *pg = PQconnectdb(f->spec);
+    assert_int_equal(PQstatus(pg), CONNECTION_OK);
+    PGresult *res = PQexec(pg, "ALTER TABLE terminal DROP COLUMN pull_url; DROP TABLE nightly;"
+                               " UPDATE hq_meta SET version = 1");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+      fail_msg("back to version 1: %s", PQerrorMessage(pg));
+    PQclear(res);
+    PQfinish(pg);
+  }
   if (f->be->open(f->spec, &f->db, why, sizeof why) != TG__HQ_OK)
     fail_msg("reopen: %s", why);
   term *a = term_new(f);
