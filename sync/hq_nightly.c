@@ -102,7 +102,7 @@ static int pull_failed(job *j, int rc, const char *why) {
   unsigned bit = rc == TG__HQ_PULL_UNREACHABLE ? TG__HQ_NF_UNREACHABLE
                  : rc == TG__HQ_PULL_REFUSED   ? TG__HQ_NF_REFUSED
                                                : TG__HQ_NF_BAD_ANSWER;
-  flag(j->t, bit, "%s", why);
+  flag(j->t, bit, "%s%s", rc == TG__HQ_PULL_UNREACHABLE ? "not reachable: " : "", why);
   return -1;
 }
 

@@ -135,7 +135,6 @@ int tg__hq_pull_get(tg__hq_pull *p, const char *target, size_t max, char **body,
   char url[TG__HQ_PULL_URL_MAX + TG__PULL_TARGET_MAX + 1], auth[TG__PULL_AUTH_MAX + 16],
       header[TG__PULL_AUTH_MAX + 40], mac[TG__PULL_MAC_TEXT], text[128];
   struct curl_slist *hs = NULL, *h2;
-  int rc = TG__HQ_PULL_UNREACHABLE;
   int64_t now = tg__hq_now_ms(), left = p->deadline_ms - now;
   *body = NULL;
   *n_body = 0;
@@ -187,8 +186,8 @@ int tg__hq_pull_get(tg__hq_pull *p, const char *target, size_t max, char **body,
     return TG__HQ_PULL_UNREACHABLE;
   }
   tg__pull_mac(p->invite_key, auth, p->p != NULL ? p->p : "", p->n, mac);
-  if (p->mac[0] == '\0' || sodium_memcmp(mac, p->mac, sizeof mac) != 0 ||
-      strlen(p->mac) != strlen(mac)) {
+  if (p->mac[0] == '\0' || strlen(p->mac) != strlen(mac) ||
+      sodium_memcmp(mac, p->mac, strlen(mac)) != 0) {
     snprintf(why, cap, "%s: answer not from the terminal (X-TG-MAC %s)", target,
              p->mac[0] ? "differs" : "missing");
     return TG__HQ_PULL_REFUSED;
@@ -219,8 +218,7 @@ int tg__hq_pull_get(tg__hq_pull *p, const char *target, size_t max, char **body,
   *n_body = p->n;
   p->p = NULL;
   p->alloc = 0;
-  rc = TG__HQ_PULL_OK;
-  return rc;
+  return TG__HQ_PULL_OK;
 }
 
 void tg__hq_pull_close(tg__hq_pull *p) {

@@ -366,6 +366,7 @@ static void an_offline_terminal_is_flagged_and_the_others_go_on(void **state) {
   json_t *e = entry(r, off);
   assert_true(json_is_false(json_object_get(e, "reachable")));
   assert_true(has_flag(e, "unreachable"));
+  assert_int_equal(strncmp(json_string_value(json_object_get(e, "why")), "not reachable: ", 15), 0);
   assert_true(json_is_true(json_object_get(e, "needs_operator")));
   e = entry(r, on);
   assert_int_equal(num(e, "fetched"), 5);
@@ -458,6 +459,9 @@ static void another_epoch_is_compared_on_the_terminals_and_said(void **state) {
   assert_true(has_flag(e, "epoch changed"));
   assert_int_equal(num(e, "epoch"), a->epoch + 1);
   assert_int_equal(num(e, "hq_epoch"), a->epoch);
+  /* HQ holds nothing of that epoch, and the records it is sent carry the old one: refused */
+  assert_true(has_flag(e, "bad answer"));
+  assert_int_equal(num(e, "fetched"), 0);
   json_decref(r);
 }
 
