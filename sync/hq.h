@@ -305,6 +305,8 @@ typedef struct {
   int64_t anon_issued, anon_redeemed;
   tg__hq_terminal *terminals; /* sync health, ordered by store and terminal */
   int n_terminals;
+  tg__hq_nightly_row *nightly; /* each terminal's last nightly pull, same order; not all have one */
+  int n_nightly;
 } tg__hq_report;
 
 /*

@@ -444,6 +444,39 @@ static void a_terminal_without_a_pull_url_is_flagged(void **state) {
   assert_int_equal(json_array_size(json_object_get(entry(r, a), "flags")), 0);
   json_decref(r);
   assert_html_self_contained(f);
+  /* the report's sync health shows each terminal's last nightly pull */
+  tg__hq_report rep;
+  char why[TG__HQ_WHY_MAX], *page = NULL;
+  size_t n_page = 0;
+  assert_int_equal(tg__hq_report_build(f->be, f->db, DATE, DATE, "Asia/Shanghai", &rep, why,
+                                       sizeof why),
+                   TG__HQ_OK);
+  int seen = 0;
+  for (int i = 0; i < rep.n_nightly; i++) {
+    const tg__hq_nightly_row *n = &rep.nightly[i];
+    if (strcmp(n->store, b->store) == 0) {
+      seen++;
+      assert_string_equal(n->date, DATE);
+      assert_true(n->needs_operator);
+      assert_false(n->reachable);
+      assert_string_equal(n->flags, "no pull URL: not reachable: no pull URL");
+    } else if (strcmp(n->store, a->store) == 0) {
+      seen++;
+      assert_false(n->needs_operator);
+      assert_int_equal(n->max_seq, 2);
+      assert_int_equal(n->fetched, 2);
+      assert_string_equal(n->flags, "");
+    }
+  }
+  assert_int_equal(seen, 2);
+  FILE *mf = open_memstream(&page, &n_page);
+  assert_int_equal(tg__hq_report_html(&rep, mf), 0);
+  fclose(mf);
+  assert_non_null(strstr(page, "last nightly pull"));
+  assert_non_null(strstr(page, DATE " all well"));
+  assert_non_null(strstr(page, DATE " no pull URL"));
+  free(page);
+  tg__hq_report_free(&rep);
 }
 
 static void another_epoch_is_compared_on_the_terminals_and_said(void **state) {
