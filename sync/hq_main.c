@@ -298,7 +298,8 @@ static const char terminals_help[] =
     "usage: tillgroup-hq terminals [--db SPEC] [--json]\n"
     "One line per enrolled terminal: whether enabled, its latest epoch, the seq HQ\n"
     "holds every record up to, records held above a gap, dead letters, and when it\n"
-    "last uploaded (UTC). --json prints JSON lines instead.\n";
+    "last uploaded (UTC), and its last nightly pull (date, ok or FLAGGED; see\n"
+    "'tillgroup-hq nightly'). --json prints JSON lines instead.\n";
 
 static int json_opt(void *ctx, int o, const char *arg) {
   (void)arg;
@@ -307,17 +308,46 @@ static int json_opt(void *ctx, int o, const char *arg) {
   return -1;
 }
 
+/* The terminals' last nightly results, in the listing's order. */
+typedef struct {
+  int as_json, n, at, nomem;
+  tg__hq_nightly_row *rows;
+} listing;
+
+static void keep_nightly(void *ctx, const tg__hq_nightly_row *row) {
+  listing *l = ctx;
+  tg__hq_nightly_row *more = realloc(l->rows, (size_t)(l->n + 1) * sizeof *more);
+  if (more == NULL) {
+    l->nomem = 1;
+    return;
+  }
+  l->rows = more;
+  l->rows[l->n++] = *row;
+}
+
 static void print_terminal(void *ctx, const tg__hq_terminal *t) {
-  char id[2 * TG__SYNC_ID_MAX + 2], when[40] = "never";
-  if (*(int *)ctx) {
+  listing *l = ctx;
+  char id[2 * TG__SYNC_ID_MAX + 2], when[40] = "never", night[24] = "never";
+  const tg__hq_nightly_row *row = NULL;
+  for (int i = l->at; i < l->n && row == NULL; i++) /* both ordered by store and terminal */
+    if (strcmp(l->rows[i].store, t->store) == 0 && strcmp(l->rows[i].terminal, t->terminal) == 0)
+      row = &l->rows[l->at = i];
+  if (l->as_json) {
     printf("{\"store\":\"%s\",\"terminal\":\"%s\",\"enabled\":%s,\"epoch\":%lld,"
            "\"acked_through\":%lld,\"held\":%lld,\"dead_letters\":%lld,\"enrolled_ms\":%lld,"
-           "\"last_seen_ms\":%lld}\n",
+           "\"last_seen_ms\":%lld,\"last_nightly\":",
            t->store, t->terminal, t->enabled ? "true" : "false", (long long)t->epoch,
            (long long)t->acked_through, (long long)t->held, (long long)t->dead_letters,
            (long long)t->enrolled_ms, (long long)t->last_seen_ms);
+    if (row != NULL)
+      printf("{\"date\":\"%s\",\"needs_operator\":%s}}\n", row->date,
+             row->needs_operator ? "true" : "false");
+    else
+      printf("null}\n");
     return;
   }
+  if (row != NULL)
+    snprintf(night, sizeof night, "%s %s", row->date, row->needs_operator ? "FLAGGED" : "ok");
   if (t->last_seen_ms > 0) {
     time_t s = (time_t)(t->last_seen_ms / 1000);
     struct tm tm;
@@ -325,15 +355,16 @@ static void print_terminal(void *ctx, const tg__hq_terminal *t) {
       strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
   }
   snprintf(id, sizeof id, "%s-%s", t->store, t->terminal);
-  printf("%-25s %-8s %16lld %12lld %8lld %8lld  %s\n", id, t->enabled ? "enabled" : "disabled",
-         (long long)t->epoch, (long long)t->acked_through, (long long)t->held,
-         (long long)t->dead_letters, when);
+  printf("%-25s %-8s %16lld %12lld %8lld %8lld  %-23s  %s\n", id,
+         t->enabled ? "enabled" : "disabled", (long long)t->epoch, (long long)t->acked_through,
+         (long long)t->held, (long long)t->dead_letters, when, night);
 }
 
 static int cmd_terminals(int argc, char **argv, const char *db) {
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-  int as_json = 0;
-  int code = tg__hq_read_options(argc, argv, "terminals", terminals_help, opts, &db, json_opt, &as_json);
+  listing l = {0, 0, 0, 0, NULL};
+  int code = tg__hq_read_options(argc, argv, "terminals", terminals_help, opts, &db, json_opt,
+                                 &l.as_json);
   if (code >= 0)
     return code;
   if (optind != argc)
@@ -343,10 +374,17 @@ static int cmd_terminals(int argc, char **argv, const char *db) {
   char why[TG__HQ_WHY_MAX] = "";
   if ((code = tg__hq_open_db("terminals", db, &be, &h)) != 0)
     return code;
-  if (!as_json)
-    printf("%-25s %-8s %16s %12s %8s %8s  %s\n", "TERMINAL", "STATE", "EPOCH", "ACKED", "HELD",
-           "DEAD", "LAST SEEN");
-  int rc = be->terminals(h, print_terminal, &as_json, why, sizeof why);
+  int rc = be->nightly_last(h, keep_nightly, &l, why, sizeof why);
+  if (rc == TG__HQ_OK && l.nomem) {
+    snprintf(why, sizeof why, "out of memory");
+    rc = TG__HQ_NOMEM;
+  }
+  if (rc == TG__HQ_OK && !l.as_json)
+    printf("%-25s %-8s %16s %12s %8s %8s  %-23s  %s\n", "TERMINAL", "STATE", "EPOCH", "ACKED",
+           "HELD", "DEAD", "LAST SEEN", "LAST NIGHTLY");
+  if (rc == TG__HQ_OK)
+    rc = be->terminals(h, print_terminal, &l, why, sizeof why);
+  free(l.rows);
   if (rc != TG__HQ_OK)
     code = tg__hq_refused("terminals", rc, why);
   else if (fflush(stdout) != 0)

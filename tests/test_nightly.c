@@ -349,6 +349,20 @@ static void a_missed_range_is_fetched_once_and_a_rerun_is_a_no_op(void **state) 
   json_decref(r);
   assert_int_equal(pp_record_requests(a->peer), fetches);
   assert_hq_holds_all(f, a);
+  /* tillgroup-hq terminals shows the last nightly pull */
+  char out[8192], want[128];
+  char *argv[] = {f->hq_bin, "terminals", "--db", f->spec, "--json", NULL};
+  assert_int_equal(run(f, argv, out, sizeof out), 0);
+  snprintf(want, sizeof want,
+           "\"store\":\"%s\",\"terminal\":\"T1\",\"enabled\":true,\"epoch\":%lld,"
+           "\"acked_through\":45,",
+           a->store, (long long)a->epoch);
+  const char *line = strstr(out, want);
+  assert_non_null(line);
+  const char *end = strchr(line, '\n');
+  assert_non_null(end);
+  const char *night = strstr(line, "\"last_nightly\":{\"date\":\"" DATE "\",\"needs_operator\":false}}");
+  assert_true(night != NULL && night < end);
 }
 
 static void an_offline_terminal_is_flagged_and_the_others_go_on(void **state) {
