@@ -16,6 +16,7 @@
 #define PASSES_MAX 4         /* scan-and-fetch passes per terminal */
 #define BISECT_REQUESTS 96   /* ranged manifests one terminal's bisection may ask for */
 #define TIMEOUT_MS 60000     /* a terminal's requests together, by default */
+#define SEQ_MAX (INT64_C(1) << 53)
 
 static const char *const flag_names[] = {"no pull URL", "unreachable",   "answer refused",
                                          "bad answer",  "missing",       "disagree",
@@ -55,6 +56,9 @@ static void flag(tg__hq_nightly_terminal *t, unsigned bit, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(t->why, sizeof t->why, fmt, ap);
   va_end(ap);
+  for (char *p = t->why; *p != '\0'; p++) /* a terminal's words reach JSON and HTML */
+    if (*p < 0x20 || *p >= 0x7f)
+      *p = '?';
 }
 
 static void add_hole(scan *s, int64_t a, int64_t b) {
@@ -240,8 +244,8 @@ static int fetch_holes(job *j, const scan *s) {
 static void pull_terminal(job *j) {
   tg__hq_nightly_terminal *t = j->t;
   tg__hq_manifest m;
-  unsigned char d[32];
-  scan *s = malloc(sizeof *s);
+  unsigned char d[32], d_above[32];
+  scan *s = malloc(sizeof *s), above;
   if (s == NULL) {
     flag(t, TG__HQ_NF_STORAGE, "out of memory");
     return;
@@ -265,6 +269,23 @@ static void pull_terminal(job *j) {
   if (hq_scan(j, 1, m.max_seq, s, d) != 0)
     goto done;
   t->count_after = s->count;
+  if (hq_scan(j, m.max_seq + 1, SEQ_MAX, &above, d_above) != 0)
+    goto done;
+  if (above.count > 0) { /* or the terminal sold and uploaded since: ask once more */
+    tg__hq_manifest again;
+    if (manifest(j, 0, 0, &again) != 0)
+      goto done;
+    if (again.epoch == m.epoch && again.max_seq > m.max_seq &&
+        hq_scan(j, again.max_seq + 1, SEQ_MAX, &above, d_above) != 0)
+      goto done;
+  }
+  if (above.count > 0) {
+    add_disagree(t, m.max_seq + 1);
+    flag(t, TG__HQ_NF_DISAGREE,
+         "HQ holds %" PRId64 " record(s) of epoch %" PRId64 " above the terminal's max_seq %"
+         PRId64 ": restored from a backup without a new epoch?",
+         above.count, m.epoch, m.max_seq);
+  }
   if (s->count < m.max_seq) {
     flag(t, TG__HQ_NF_MISSING,
          "HQ still lacks %" PRId64 " of the terminal's %" PRId64 " records (first %" PRId64

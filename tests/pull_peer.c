@@ -129,7 +129,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   pp_peer *p = cls;
   const char *target = *con_cls; /* the raw URI, kept by on_uri */
   char why[256], hex[65];
-  int64_t from = 1, to = p->n;
+  int64_t max = p->n;
+  if (atomic_load(&p->mode) == PP_TRUNCATE && atomic_load(&p->seq) < max)
+    max = atomic_load(&p->seq);
+  int64_t from = 1, to = max;
   (void)version;
   (void)upload_data;
   (void)upload_size;
@@ -148,7 +151,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   const char *q = strchr(target, '?');
   size_t n_path = q != NULL ? (size_t)(q - target) : strlen(target);
   int ranged = range(q != NULL ? q + 1 : NULL, &from, &to);
-  if (ranged < 0 || (ranged == 0 && (from > to || to > p->n)))
+  if (ranged < 0 || (ranged == 0 && (from > to || to > max)))
     return error(p, c, 422, "bad range");
   char *scratch = malloc(1 << 16);
   if (scratch == NULL)
@@ -158,7 +161,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     unsigned char d[32];
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, 32);
-    if (p->n == 0 && ranged)
+    if (max == 0 && ranged)
       to = 0;
     for (int64_t s = from; s <= to; s++) {
       const char *z;
@@ -174,7 +177,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     int n = snprintf(body, 512,
                      "{\"store\":\"%s\",\"terminal\":\"%s\",\"epoch\":%lld,\"max_seq\":%lld,"
                      "\"from\":%lld,\"to\":%lld,\"count\":%lld,\"digest\":\"%s\"}",
-                     p->store, p->terminal, (long long)epoch, (long long)p->n, (long long)from,
+                     p->store, p->terminal, (long long)epoch, (long long)max, (long long)from,
                      (long long)to, (long long)(to - from + 1), hex);
     rc = answer(p, c, 200, auth, body, (size_t)n, "application/json", 0);
   } else if (n_path == 11 && strncmp(target, "/v1/records", 11) == 0 && ranged == 0) {

@@ -20,6 +20,7 @@ typedef enum {
   PP_WRONG_MAC,   /* MACs with another key */
   PP_ALTER,       /* serves record seq (pp_misbehave's) with one byte changed */
   PP_OTHER_EPOCH, /* says its epoch is one more than the records' */
+  PP_TRUNCATE,    /* serves only seqs 1..seq, as a terminal restored from a backup would */
 } pp_mode;
 
 /*

@@ -445,6 +445,24 @@ static void an_altered_record_is_named_and_hq_keeps_its_own(void **state) {
   assert_hq_holds_all(f, a); /* byte for byte the terminal's original */
 }
 
+static void records_hq_holds_above_the_terminals_max_seq_are_flagged(void **state) {
+  fixture *f = *state;
+  term *a = term_new(f);
+  sell(a, 1, 10);
+  upload(f, a, 1, 10);
+  serve(f, a);
+  pp_misbehave(a->peer, PP_TRUNCATE, 6);
+  json_t *r;
+  assert_int_equal(nightly(f, &r), TG__HQ_EXIT_OPERATOR);
+  json_t *e = entry(r, a);
+  assert_true(has_flag(e, "disagree"));
+  assert_int_equal(num(e, "max_seq"), 6);
+  assert_int_equal(json_integer_value(json_array_get(json_object_get(e, "disagree"), 0)), 7);
+  assert_non_null(strstr(json_string_value(json_object_get(e, "why")), "above the terminal's"));
+  json_decref(r);
+  assert_hq_holds_all(f, a); /* nothing removed */
+}
+
 static void a_terminal_without_a_pull_url_is_flagged(void **state) {
   fixture *f = *state;
   term *a = term_new(f), *b = term_new(f);
@@ -656,6 +674,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(an_answer_with_a_wrong_mac_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(an_altered_record_is_named_and_hq_keeps_its_own, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(records_hq_holds_above_the_terminals_max_seq_are_flagged,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(a_terminal_without_a_pull_url_is_flagged, setup, teardown),
       cmocka_unit_test_setup_teardown(another_epoch_is_compared_on_the_terminals_and_said, setup,
                                       teardown),
