@@ -517,6 +517,7 @@ typedef struct {
   int64_t now_ms;     /* signatures' time */
   int64_t timeout_ms; /* per terminal, all its requests together (0: 60 s) */
   long connect_ms;    /* per connection (0: 5 s) */
+  int64_t chunk;      /* records per /v1/records request, 1..TG__SYNC_BATCH_RECORDS (0: the most) */
 } tg__hq_nightly_options;
 
 /*

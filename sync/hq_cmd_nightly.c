@@ -130,7 +130,7 @@ int tg__hq_cmd_nightly(int argc, char **argv, const char *db) {
   tg__hq_db *h;
   if ((code = tg__hq_open_db("nightly", db, &be, &h)) != 0)
     return code;
-  tg__hq_nightly_options o = {date, n.tz, tg__hq_now_ms(), n.timeout_s * 1000, 5000};
+  tg__hq_nightly_options o = {date, n.tz, tg__hq_now_ms(), n.timeout_s * 1000, 5000, 0};
   tg__hq_nightly r;
   int rc = tg__hq_nightly_run(be, h, &o, &r, why, sizeof why);
   be->close(h);

@@ -231,9 +231,11 @@ static int bisect(job *j, int64_t lo, int64_t hi) {
 
 /* Fetches the holes s found, chunked; 0, or -1 flagged. */
 static int fetch_holes(job *j, const scan *s) {
+  int64_t chunk = j->o->chunk > 0 && j->o->chunk < TG__SYNC_BATCH_RECORDS ? j->o->chunk
+                                                                          : TG__SYNC_BATCH_RECORDS;
   for (int i = 0; i < s->n_holes; i++)
-    for (int64_t a = s->holes[i][0]; a <= s->holes[i][1]; a += TG__SYNC_BATCH_RECORDS) {
-      int64_t b = a + TG__SYNC_BATCH_RECORDS - 1;
+    for (int64_t a = s->holes[i][0]; a <= s->holes[i][1]; a += chunk) {
+      int64_t b = a + chunk - 1;
       if (fetch(j, a, b < s->holes[i][1] ? b : s->holes[i][1]) != 0)
         return -1;
     }

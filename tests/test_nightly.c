@@ -365,6 +365,60 @@ static void a_missed_range_is_fetched_once_and_a_rerun_is_a_no_op(void **state) 
   assert_true(night != NULL && night < end);
 }
 
+static void missing_records_are_fetched_in_chunks(void **state) {
+  fixture *f = *state;
+  char why[TG__HQ_WHY_MAX];
+  term *a = term_new(f);
+  sell(a, 1, 40);
+  upload(f, a, 1, 3);
+  upload(f, a, 20, 22);
+  serve(f, a);
+  tg__hq_nightly_options o = {DATE, "Asia/Shanghai", tg__hq_now_ms(), 10000, 2000, 7};
+  tg__hq_nightly r;
+  assert_int_equal(tg__hq_nightly_run(f->be, f->db, &o, &r, why, sizeof why), TG__HQ_OK);
+  const tg__hq_nightly_terminal *t = NULL;
+  for (int i = 0; i < r.n_terminals; i++)
+    if (strcmp(r.terminals[i].store, a->store) == 0)
+      t = &r.terminals[i];
+  assert_non_null(t);
+  assert_int_equal(t->flags, 0);
+  assert_int_equal(t->fetched, 34);
+  assert_int_equal(t->n_ranges, 2); /* adjacent chunks reported as one range */
+  assert_int_equal(t->ranges[0][0], 4);
+  assert_int_equal(t->ranges[0][1], 19);
+  assert_int_equal(t->ranges[1][0], 23);
+  assert_int_equal(t->ranges[1][1], 40);
+  /* 4-19 in 3 requests of at most 7, 23-40 in 3 */
+  assert_int_equal(pp_record_requests(a->peer), 6);
+  assert_false(tg__hq_nightly_needs_operator(&r));
+  /* a finding appended by another check (reconciliation) needs an operator and is rendered */
+  assert_int_equal(tg__hq_nightly_add_finding(&r, "coupon overuse", 1, a->store, "T1",
+                                              "campaign 7: 3 uses over the lease <b>"),
+                   0);
+  assert_true(tg__hq_nightly_needs_operator(&r));
+  char *text = NULL;
+  size_t n = 0;
+  FILE *mf = open_memstream(&text, &n);
+  assert_int_equal(tg__hq_nightly_json(&r, mf), 0);
+  fclose(mf);
+  json_error_t err;
+  json_t *j = json_loads(text, 0, &err);
+  assert_non_null(j);
+  json_t *finding = json_array_get(json_object_get(j, "findings"), 0);
+  assert_string_equal(json_string_value(json_object_get(finding, "kind")), "coupon overuse");
+  assert_true(json_is_true(json_object_get(finding, "needs_operator")));
+  assert_true(json_is_true(json_object_get(j, "needs_operator")));
+  json_decref(j);
+  free(text);
+  mf = open_memstream(&text, &n);
+  assert_int_equal(tg__hq_nightly_html(&r, mf), 0);
+  fclose(mf);
+  assert_non_null(strstr(text, "lease &lt;b&gt;"));
+  free(text);
+  tg__hq_nightly_free(&r);
+  assert_hq_holds_all(f, a);
+}
+
 static void an_offline_terminal_is_flagged_and_the_others_go_on(void **state) {
   fixture *f = *state;
   term *off = term_new(f), *on = term_new(f);
@@ -668,6 +722,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(terminals_in_agreement_need_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(a_missed_range_is_fetched_once_and_a_rerun_is_a_no_op, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(missing_records_are_fetched_in_chunks, setup, teardown),
       cmocka_unit_test_setup_teardown(an_offline_terminal_is_flagged_and_the_others_go_on, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(a_stalled_terminal_times_out, setup, teardown),
