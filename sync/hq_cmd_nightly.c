@@ -61,8 +61,12 @@ static int valid_date(const char *z) {
   return tm.tm_year >= 100 && tm.tm_year < 300;
 }
 
-/* Yesterday in zone tz into out (11 bytes); -1 when tz is not a zone of this system. */
-static int yesterday(const char *tz, char *out) {
+/*
+ * In zone tz: yesterday into out (11 bytes) unless out is NULL, and unless day
+ * is NULL the UTC ms bounds of that store-local day. -1 when tz is not a zone
+ * of this system.
+ */
+static int in_zone(const char *tz, char *out, const char *day, int64_t *from_ms, int64_t *to_ms) {
   char path[128];
   size_t n = strlen(tz);
   if (n == 0 || n >= 64 || tz[0] == '/' || strstr(tz, "..") != NULL)
@@ -81,7 +85,20 @@ static int yesterday(const char *tz, char *out) {
   tzset();
   time_t t = time(NULL) - 24 * 3600;
   struct tm tm;
-  int rc = localtime_r(&t, &tm) != NULL && strftime(out, 11, "%Y-%m-%d", &tm) == 10 ? 0 : -1;
+  int rc = localtime_r(&t, &tm) != NULL ? 0 : -1;
+  if (rc == 0 && out != NULL && strftime(out, 11, "%Y-%m-%d", &tm) != 10)
+    rc = -1;
+  if (rc == 0 && day != NULL) { /* midnight to midnight of day, store-local */
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = (int)strtol(day, NULL, 10) - 1900;
+    tm.tm_mon = (int)strtol(day + 5, NULL, 10) - 1;
+    tm.tm_mday = (int)strtol(day + 8, NULL, 10);
+    tm.tm_isdst = -1;
+    struct tm next = tm;
+    next.tm_mday++;
+    *from_ms = (int64_t)mktime(&tm) * 1000;
+    *to_ms = (int64_t)mktime(&next) * 1000;
+  }
   if (was != NULL)
     setenv("TZ", saved, 1);
   else
@@ -120,7 +137,7 @@ int tg__hq_cmd_nightly(int argc, char **argv, const char *db) {
     return code;
   if (optind != argc)
     return tg__hq_usage("nightly", "takes no arguments");
-  if (yesterday(n.tz, date) != 0)
+  if (in_zone(n.tz, date, NULL, NULL, NULL) != 0)
     return tg__hq_usage("nightly", "--tz: \"%.64s\" is not a time zone of this system", n.tz);
   if (n.date != NULL && !valid_date(n.date))
     return tg__hq_usage("nightly", "--date takes YYYY-MM-DD");
@@ -132,11 +149,24 @@ int tg__hq_cmd_nightly(int argc, char **argv, const char *db) {
     return code;
   tg__hq_nightly_options o = {date, n.tz, tg__hq_now_ms(), n.timeout_s * 1000, 5000, 0};
   tg__hq_nightly r;
+  int64_t day_from_ms = 0, day_to_ms = 0;
   int rc = tg__hq_nightly_run(be, h, &o, &r, why, sizeof why);
+  if (rc == TG__HQ_OK)
+    in_zone(n.tz, NULL, date, &day_from_ms, &day_to_ms);
+  /*
+   * Reconciliation goes here, while h is open, appending to r.findings:
+   *   rc = tg__hq_reconcile(be, h, day_from_ms, day_to_ms, o.now_ms, on_finding, &r, why,
+   *                         sizeof why);
+   * with on_finding calling tg__hq_nightly_add_finding(ctx, f->kind, f->needs_operator,
+   * f->store, f->terminal, f->what).
+   */
+  (void)day_from_ms;
+  (void)day_to_ms;
   be->close(h);
-  if (rc != TG__HQ_OK)
+  if (rc != TG__HQ_OK) {
+    tg__hq_nightly_free(&r);
     return tg__hq_refused("nightly", rc, why);
-  /* The reconciliation's findings are appended to r here (tg__hq_reconcile). */
+  }
   int64_t fetched = 0;
   int flagged = 0;
   for (int i = 0; i < r.n_terminals; i++) {
