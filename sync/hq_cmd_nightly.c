@@ -180,9 +180,10 @@ int tg__hq_cmd_nightly(int argc, char **argv, const char *db) {
   printf("nightly %s: %d terminal(s), %d need an operator, %lld record(s) fetched\n", date,
          r.n_terminals, flagged, (long long)fetched);
   code = tg__hq_nightly_needs_operator(&r) ? TG__HQ_EXIT_OPERATOR : TG__HQ_EXIT_DONE;
-  if ((n.json != NULL && write_file(n.json, &r, tg__hq_nightly_json) != 0) ||
-      (n.html != NULL && write_file(n.html, &r, tg__hq_nightly_html) != 0))
-    code = code == TG__HQ_EXIT_DONE ? TG__HQ_EXIT_REFUSED : code;
+  int failed = n.json != NULL && write_file(n.json, &r, tg__hq_nightly_json) != 0;
+  failed |= n.html != NULL && write_file(n.html, &r, tg__hq_nightly_html) != 0;
+  if (failed && code == TG__HQ_EXIT_DONE)
+    code = TG__HQ_EXIT_REFUSED;
   tg__hq_nightly_free(&r);
   fflush(stdout);
   return code;

@@ -800,7 +800,7 @@ static const command commands[] = {
     {"terminals", cmd_terminals, "enrolled terminals and how far HQ holds their records"},
     {"load", cmd_load, "store exported records from a file, without HTTP"},
     {"report", cmd_report, "an HTML (or CSV) report of sales, joins, coupons and sync health"},
-    {"nightly", tg__hq_cmd_nightly, "pull every terminal's manifest and missing records; flag"},
+    {"nightly", tg__hq_cmd_nightly, "pull terminals' manifests and missing records, flag the rest"},
     {"terminal", tg__hq_cmd_terminal, "set or clear a terminal's pull URL (terminal pull-url)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
