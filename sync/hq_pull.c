@@ -175,11 +175,11 @@ int tg__hq_pull_get(tg__hq_pull *p, const char *target, size_t max, char **body,
     snprintf(why, cap, "%s: the answer is over %zu bytes", target, max);
     return TG__HQ_PULL_BAD;
   }
-  if (cc != CURLE_OK) {
+  if (cc != CURLE_OK && (status == 0 || status == 200 || cc != CURLE_WRITE_ERROR)) {
     snprintf(why, cap, "%s: %s", target, p->errbuf[0] ? p->errbuf : curl_easy_strerror(cc));
     return TG__HQ_PULL_UNREACHABLE;
   }
-  if (status != 200) {
+  if (status != 200) { /* its reason is read from the first ERROR_KEEP bytes */
     error_text(p->p, text, sizeof text);
     snprintf(why, cap, "%s: the terminal answered %ld%s%s", target, status, text[0] ? ": " : "",
              text);

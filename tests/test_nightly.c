@@ -456,6 +456,25 @@ static void a_stalled_terminal_times_out(void **state) {
   json_decref(r);
 }
 
+static void a_terminal_refusing_hqs_signature_is_flagged_with_its_reason(void **state) {
+  fixture *f = *state;
+  char url[64], why[TG__HQ_WHY_MAX];
+  unsigned char other[32];
+  term *a = term_new(f);
+  sell(a, 1, 2);
+  randombytes_buf(other, sizeof other); /* it trusts another HQ's key */
+  a->peer = pp_start(a->t, a->store, "T1", a->epoch, other, a->invite_key);
+  assert_non_null(a->peer);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", pp_port(a->peer));
+  assert_int_equal(f->be->pull_url_set(f->db, a->store, "T1", url, why, sizeof why), TG__HQ_OK);
+  json_t *r;
+  assert_int_equal(nightly(f, &r), TG__HQ_EXIT_OPERATOR);
+  json_t *e = entry(r, a);
+  assert_true(has_flag(e, "unreachable"));
+  assert_non_null(strstr(json_string_value(json_object_get(e, "why")), "answered 401: signature"));
+  json_decref(r);
+}
+
 static void an_answer_with_a_wrong_mac_is_refused(void **state) {
   fixture *f = *state;
   term *a = term_new(f);
@@ -726,6 +745,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(an_offline_terminal_is_flagged_and_the_others_go_on, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(a_stalled_terminal_times_out, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_terminal_refusing_hqs_signature_is_flagged_with_its_reason,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(an_answer_with_a_wrong_mac_is_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(an_altered_record_is_named_and_hq_keeps_its_own, setup,
                                       teardown),
