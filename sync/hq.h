@@ -231,6 +231,27 @@ int tg__hq_group_qr_ok(const unsigned char *p, size_t n, char *why, size_t cap);
 int tg__hq_group_warnings(const tg__hq_group *g, int n, const char *store, int64_t now_ms,
                           char *out, size_t cap);
 
+#define TG__HQ_PULL_URL_MAX 256 /* bytes of a terminal's pull URL */
+
+/* What HQ keeps to check a terminal's invites and reach it for the nightly pull. */
+typedef struct {
+  char url[TG__HQ_PULL_URL_MAX + 1]; /* "" when none is set */
+  unsigned char invite_key[32];      /* proves its invites; keys the MAC on its pull answers */
+  int enabled;
+} tg__hq_terminal_ref;
+
+/* One terminal's result of one nightly run (table nightly, one per terminal and date). */
+typedef struct {
+  char store[TG__SYNC_ID_MAX + 1];
+  char terminal[TG__SYNC_ID_MAX + 1];
+  char date[11];          /* YYYY-MM-DD, the run's label */
+  int64_t run_ms;         /* when it ran */
+  int reachable, needs_operator;
+  int64_t epoch, max_seq; /* the terminal's manifest; 0 when unreachable */
+  int64_t count_before, count_after, fetched;
+  char flags[TG__HQ_WHY_MAX]; /* "" all well, else the flags, comma-separated, and why */
+} tg__hq_nightly_row;
+
 /* One back end: each function returns a tg__hq_rc and writes a reason into why. */
 typedef struct {
   const char *name; /* "sqlite", "postgresql" */
@@ -286,9 +307,6 @@ typedef struct {
   /* The version bundle_get would answer for store, reading nothing else; TG__HQ_NOTFOUND. */
   int (*bundle_version)(tg__hq_db *db, const char *store, int64_t *version, char *why,
                         size_t cap);
-  /* The invite HMAC key HQ keeps for a terminal and whether it is enabled; TG__HQ_NOTFOUND. */
-  int (*invite_key)(tg__hq_db *db, const char *store, const char *terminal,
-                    unsigned char key[32], int *enabled, char *why, size_t cap);
   /* Adds a group (g->qr copied), enabled, none joined; sets *id. */
   int (*group_add)(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why, size_t cap);
   /* Disables group id (it takes no more joins); TG__HQ_NOTFOUND when there is none. */
@@ -313,6 +331,26 @@ typedef struct {
   /* Calls fn for each join with from_ms <= time < to_ms, ordered by time. */
   int (*joins)(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
                void (*fn)(void *ctx, const tg__hq_join_row *j), void *ctx, char *why, size_t cap);
+  /* ----- nightly pull (schema step 3) ----- */
+  /* A terminal's pull URL, invite key and whether enabled; TG__HQ_NOTFOUND when unknown. */
+  int (*terminal_get)(tg__hq_db *db, const char *store, const char *terminal,
+                      tg__hq_terminal_ref *out, char *why, size_t cap);
+  /* Sets (url, already checked by tg__hq_pull_url_check) or clears (NULL) the pull URL. */
+  int (*pull_url_set)(tg__hq_db *db, const char *store, const char *terminal, const char *url,
+                      char *why, size_t cap);
+  /*
+   * Calls fn for each seq from..to of the terminal's epoch that HQ holds,
+   * stored or dead-lettered (the stored body when both), in seq order, with
+   * its exact bytes; streaming: memory does not grow with the number of records.
+   */
+  int (*held)(tg__hq_db *db, const char *store, const char *terminal, int64_t epoch, int64_t from,
+              int64_t to, void (*fn)(void *ctx, int64_t seq, const char *body, size_t n),
+              void *ctx, char *why, size_t cap);
+  /* Stores (replacing the one of the same terminal and date) one nightly result. */
+  int (*nightly_put)(tg__hq_db *db, const tg__hq_nightly_row *row, char *why, size_t cap);
+  /* Calls fn with each terminal's latest nightly result, ordered by store and terminal. */
+  int (*nightly_last)(tg__hq_db *db, void (*fn)(void *ctx, const tg__hq_nightly_row *row),
+                      void *ctx, char *why, size_t cap);
 } tg__hq_backend;
 
 /* Frees what join filled. Accepts a zeroed out. */
@@ -408,6 +446,8 @@ typedef struct {
   tg__hq_group *groups;        /* every group as it is now (qr NULL), by store and id */
   int64_t *group_joins;        /* per group: joins recorded in the period */
   int n_groups;
+  tg__hq_nightly_row *nightly; /* each terminal's last nightly pull, same order; not all have one */
+  int n_nightly;
 } tg__hq_report;
 
 /*
@@ -570,6 +610,158 @@ char *tg__hq_read_file(const char *path, size_t max, size_t *n, char *why, size_
 
 /* tillgroup-hq group add|list|disable (hq_cmd_group.c): returns the exit code. */
 int tg__hq_cmd_group(int argc, char **argv, const char *db);
+/* ----- Nightly pull (docs/sync-protocol.md, "Nightly pull (HQ side)") ---- */
+
+#define TG__HQ_EXIT_OPERATOR 4       /* nightly: something needs an operator */
+#define TG__HQ_MANIFEST_MAX 4096     /* bytes of a manifest answer HQ reads */
+#define TG__HQ_NIGHTLY_RANGES_MAX 64 /* fetched ranges one terminal's report lists */
+#define TG__HQ_NIGHTLY_SEQS_MAX 32   /* disagreeing seqs one terminal's report names */
+
+/*
+ * Checks a terminal's pull URL (hq_pull_url.c): http or https, a host, an
+ * optional port, at most TG__HQ_PULL_URL_MAX bytes, no user or password, no
+ * query or fragment. 0, or -1 with why.
+ */
+int tg__hq_pull_url_check(const char *url, char *why, size_t cap);
+
+/* A terminal's manifest: its current epoch and a digest of seqs from..to. */
+typedef struct {
+  char store[TG__SYNC_ID_MAX + 1];
+  char terminal[TG__SYNC_ID_MAX + 1];
+  int64_t epoch, max_seq, from, to, count;
+  unsigned char digest[32]; /* BLAKE2b-256 of each record's bytes and "\n", from..to */
+} tg__hq_manifest;
+
+/*
+ * Reads z[0..n) (at most TG__HQ_MANIFEST_MAX bytes; no network, so fuzzable)
+ * as exactly {"store","terminal","epoch","max_seq","from","to","count",
+ * "digest"}, no other member, no duplicate: ids of 1-12 A-Z 0-9, epoch
+ * 1..2^53, seqs 0..2^53 with from >= 1, to <= max_seq and count = to-from+1
+ * (from 1, to 0, count 0 when nothing), digest 64 lowercase hex digits
+ * (hq_manifest.c). 0, or -1 with why. Allocates only inside jansson.
+ */
+int tg__hq_manifest_parse(const char *z, size_t n, tg__hq_manifest *out, char *why, size_t cap);
+
+/* One terminal's pull client (hq_pull.c): libcurl, one kept-alive connection. */
+typedef struct tg__hq_pull tg__hq_pull;
+
+/* What a pull request came to. */
+enum {
+  TG__HQ_PULL_OK = 0,
+  TG__HQ_PULL_UNREACHABLE = -1, /* no connection, timed out, or an answer other than 200 */
+  TG__HQ_PULL_REFUSED = -2,     /* X-TG-MAC missing or not the terminal's: not from it */
+  TG__HQ_PULL_BAD = -3,         /* over its bound, bad gzip */
+  TG__HQ_PULL_NOMEM = -4,
+};
+
+/*
+ * A client of the terminal store-terminal at url (checked by
+ * tg__hq_pull_url_check), signing with hq_sk and checking answers with
+ * invite_key (both copied). Every request fails once deadline_ms (UTC ms)
+ * has passed; connecting takes at most connect_ms. Free with
+ * tg__hq_pull_close().
+ */
+int tg__hq_pull_open(const char *url, const char *store, const char *terminal,
+                     const unsigned char hq_sk[64], const unsigned char invite_key[32],
+                     int64_t deadline_ms, long connect_ms, tg__hq_pull **out, char *why,
+                     size_t cap);
+/*
+ * GETs target (path and query) signed with tg__pull_sign, accepting gzip.
+ * On TG__HQ_PULL_OK, *body (malloc'd, NUL-terminated; the caller frees it)
+ * holds the answer decoded, at most max bytes (gzip also bounded by
+ * TG__SYNC_RATIO_MAX), its MAC checked. Else a TG__HQ_PULL_* with why.
+ */
+int tg__hq_pull_get(tg__hq_pull *p, const char *target, size_t max, char **body, size_t *n,
+                    char *why, size_t cap);
+/* Accepts NULL. */
+void tg__hq_pull_close(tg__hq_pull *p);
+
+/* Flags on one terminal's result; those in TG__HQ_NF_OPERATOR need an operator. */
+enum {
+  TG__HQ_NF_NO_URL = 1 << 0,      /* not reachable: no pull URL */
+  TG__HQ_NF_UNREACHABLE = 1 << 1, /* no answer, or an error answer */
+  TG__HQ_NF_REFUSED = 1 << 2,     /* answer not from the terminal (MAC) */
+  TG__HQ_NF_BAD_ANSWER = 1 << 3,  /* a manifest or records that do not read */
+  TG__HQ_NF_MISSING = 1 << 4,     /* seqs the terminal has that HQ still lacks */
+  TG__HQ_NF_DISAGREE = 1 << 5,    /* records HQ holds differ from the terminal's */
+  TG__HQ_NF_EPOCH = 1 << 6,       /* the terminal's epoch is not HQ's latest (information) */
+  TG__HQ_NF_DISABLED = 1 << 7,    /* disabled at HQ: not pulled (information) */
+  TG__HQ_NF_STORAGE = 1 << 8,     /* HQ's database failed for this terminal */
+};
+#define TG__HQ_NF_OPERATOR (~(TG__HQ_NF_EPOCH | TG__HQ_NF_DISABLED))
+/* The flag's name in reports ("unreachable"), or NULL past the last. */
+const char *tg__hq_nightly_flag_name(int bit);
+
+typedef struct {
+  char store[TG__SYNC_ID_MAX + 1];
+  char terminal[TG__SYNC_ID_MAX + 1];
+  int reachable;
+  int64_t epoch, max_seq; /* the terminal's; 0 when unreachable */
+  int64_t hq_epoch;       /* HQ's latest epoch before the run, 0 none */
+  int64_t count_before, count_after; /* HQ's held records of epoch, 1..max_seq */
+  int64_t fetched;        /* records fetched and ingested */
+  int64_t ranges[TG__HQ_NIGHTLY_RANGES_MAX][2]; /* fetched ranges, from-to */
+  int n_ranges;
+  int64_t disagree[TG__HQ_NIGHTLY_SEQS_MAX]; /* seqs whose bytes differ */
+  int n_disagree;
+  int requests;           /* HTTP requests sent to it */
+  unsigned flags;         /* TG__HQ_NF_* */
+  char why[TG__HQ_WHY_MAX]; /* what went wrong, "" when nothing */
+} tg__hq_nightly_terminal;
+
+/* A finding another check (reconciliation) appends; rendered in the same report. */
+typedef struct {
+  char kind[24];
+  int needs_operator;
+  char store[TG__SYNC_ID_MAX + 1], terminal[TG__SYNC_ID_MAX + 1];
+  char what[256];
+} tg__hq_nightly_finding;
+
+typedef struct {
+  char date[11];
+  char tz[64];
+  int64_t run_ms;
+  tg__hq_nightly_terminal *terminals; /* ordered by store and terminal */
+  int n_terminals;
+  tg__hq_nightly_finding *findings;   /* in the order appended */
+  int n_findings, cap_findings;
+} tg__hq_nightly;
+
+typedef struct {
+  const char *date;   /* YYYY-MM-DD, labels the run and its rows in table nightly */
+  const char *tz;     /* for the report only */
+  int64_t now_ms;     /* signatures' time */
+  int64_t timeout_ms; /* per terminal, all its requests together (0: 60 s) */
+  long connect_ms;    /* per connection (0: 5 s) */
+  int64_t chunk;      /* records per /v1/records request, 1..TG__SYNC_BATCH_RECORDS (0: the most) */
+} tg__hq_nightly_options;
+
+/*
+ * Pulls each enrolled terminal one after another (hq_nightly.c): manifest,
+ * compare with what HQ holds, fetch missing seqs through
+ * tg__hq_batch_parse() and be->ingest(), bisect disagreements with ranged
+ * manifests (never overwriting HQ's records), and store each result in
+ * table nightly. A terminal's failure is flagged in its entry; the others go
+ * on. Returns TG__HQ_OK with *out filled (free with tg__hq_nightly_free()),
+ * or a back end error when the terminals cannot even be listed.
+ */
+int tg__hq_nightly_run(const tg__hq_backend *be, tg__hq_db *db, const tg__hq_nightly_options *o,
+                       tg__hq_nightly *out, char *why, size_t cap);
+/* Appends a finding (strings copied, cut to fit). 0, or -1 out of memory. */
+int tg__hq_nightly_add_finding(tg__hq_nightly *r, const char *kind, int needs_operator,
+                               const char *store, const char *terminal, const char *what);
+/* 1 when a terminal or a finding needs an operator. */
+int tg__hq_nightly_needs_operator(const tg__hq_nightly *r);
+/* Accepts a zeroed report. */
+void tg__hq_nightly_free(tg__hq_nightly *r);
+/* Writes r as JSON (hq_nightly_out.c). 0 or -1. */
+int tg__hq_nightly_json(const tg__hq_nightly *r, FILE *f);
+/* Writes r as one self-contained HTML page, the report's style, no scripts. 0 or -1. */
+int tg__hq_nightly_html(const tg__hq_nightly *r, FILE *f);
+
+/* tillgroup-hq nightly (hq_cmd_nightly.c) and terminal pull-url (hq_cmd_terminal.c). */
+int tg__hq_cmd_nightly(int argc, char **argv, const char *db);
+int tg__hq_cmd_terminal(int argc, char **argv, const char *db);
 
 /* ----- The HTTP service (hq_http.c) --------------------------------------- */
 

@@ -327,7 +327,11 @@ unsigned tg__hq_join_decide(const tg__hq_backend *be, tg__hq_db *db, const char 
     snprintf(r->why, sizeof r->why, "not an invite");
     return refuse(r, 400, "malformed");
   }
-  int rc = be->invite_key(db, in.store, in.terminal, key.key, &enabled, r->why, sizeof r->why);
+  tg__hq_terminal_ref ref;
+  int rc = be->terminal_get(db, in.store, in.terminal, &ref, r->why, sizeof r->why);
+  memcpy(key.key, ref.invite_key, sizeof key.key);
+  sodium_memzero(ref.invite_key, sizeof ref.invite_key);
+  enabled = ref.enabled;
   if (rc == TG__HQ_NOTFOUND)
     return refuse(r, 404, "unknown");
   if (rc != TG__HQ_OK)

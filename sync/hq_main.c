@@ -96,17 +96,27 @@ static int cmd_serve(int argc, char **argv, const char *db) {
 /* ----- enrol, enable, disable --------------------------------------------- */
 
 static const char enrol_help[] =
-    "usage: tillgroup-hq enrol [--db SPEC] STORE TERMINAL\n"
+    "usage: tillgroup-hq enrol [--db SPEC] [--pull-url URL] STORE TERMINAL\n"
     "Enrols (or re-enrols) a terminal and prints its credential once, as one line:\n"
     "  tg1.STORE.TERMINAL.SECRET.HQKEY\n"
     "Give it to 'tillgroup enrol --hq URL' on the terminal's stdin. HQ keeps only a\n"
     "hash of the secret; enrolling again replaces it and enables the terminal.\n"
-    "STORE and TERMINAL are 1-12 characters A-Z 0-9.\n";
+    "STORE and TERMINAL are 1-12 characters A-Z 0-9. --pull-url sets where the nightly\n"
+    "pull reaches it (see 'tillgroup-hq terminal pull-url --help').\n";
+
+static int pull_url_opt(void *ctx, int o, const char *arg) {
+  if (o == 'u')
+    *(const char **)ctx = arg;
+  return -1;
+}
 
 /* Reads the two ids every terminal command takes; -1 to go on, or the exit code. */
 static int terminal_args(int argc, char **argv, const char *cmd, const char *help_text,
-                         const char **db) {
-  int code = tg__hq_read_options(argc, argv, cmd, help_text, NULL, db, NULL, NULL);
+                         const char **db, const char **pull_url) {
+  static const struct option opts[] = {{"pull-url", required_argument, NULL, 'u'},
+                                       {NULL, 0, NULL, 0}};
+  int code = tg__hq_read_options(argc, argv, cmd, help_text, pull_url != NULL ? opts : NULL, db,
+                                 pull_url != NULL ? pull_url_opt : NULL, (void *)pull_url);
   if (code >= 0)
     return code;
   if (argc - optind != 2)
@@ -122,7 +132,10 @@ static int cmd_enrol(int argc, char **argv, const char *db) {
   char why[TG__HQ_WHY_MAX] = "", text[TG__CRED_TEXT_MAX];
   unsigned char sk[64], auth[32], invite[32];
   tg__cred cred;
-  int code = terminal_args(argc, argv, "enrol", enrol_help, &db);
+  const char *pull_url = NULL;
+  int code = terminal_args(argc, argv, "enrol", enrol_help, &db, &pull_url);
+  if (code < 0 && pull_url != NULL && tg__hq_pull_url_check(pull_url, why, sizeof why) != 0)
+    return tg__hq_usage("enrol", "--pull-url: %s", why);
   if (code >= 0 || (code = tg__hq_open_db("enrol", db, &be, &h)) != 0)
     return code;
   memset(&cred, 0, sizeof cred);
@@ -137,6 +150,8 @@ static int cmd_enrol(int argc, char **argv, const char *db) {
     rc = be->enrol(h, cred.store, cred.terminal, auth, invite, why, sizeof why);
     sodium_memzero(invite, sizeof invite);
   }
+  if (rc == TG__HQ_OK && pull_url != NULL)
+    rc = be->pull_url_set(h, cred.store, cred.terminal, pull_url, why, sizeof why);
   if (rc != TG__HQ_OK)
     code = tg__hq_refused("enrol", rc, why);
   else if (tg__cred_format(&cred, text, sizeof text) < 0)
@@ -160,7 +175,7 @@ static int set_enabled(int argc, char **argv, const char *db, int enabled) {
   const tg__hq_backend *be;
   tg__hq_db *h;
   char why[TG__HQ_WHY_MAX] = "";
-  int code = terminal_args(argc, argv, cmd, enabled ? enable_help : disable_help, &db);
+  int code = terminal_args(argc, argv, cmd, enabled ? enable_help : disable_help, &db, NULL);
   if (code >= 0 || (code = tg__hq_open_db(cmd, db, &be, &h)) != 0)
     return code;
   const char *store = argv[optind], *terminal = argv[optind + 1];
@@ -299,7 +314,8 @@ static const char terminals_help[] =
     "usage: tillgroup-hq terminals [--db SPEC] [--json]\n"
     "One line per enrolled terminal: whether enabled, its latest epoch, the seq HQ\n"
     "holds every record up to, records held above a gap, dead letters, and when it\n"
-    "last uploaded (UTC). --json prints JSON lines instead.\n";
+    "last uploaded (UTC), and its last nightly pull (date, ok or FLAGGED; see\n"
+    "'tillgroup-hq nightly'). --json prints JSON lines instead.\n";
 
 static int json_opt(void *ctx, int o, const char *arg) {
   (void)arg;
@@ -308,17 +324,46 @@ static int json_opt(void *ctx, int o, const char *arg) {
   return -1;
 }
 
+/* The terminals' last nightly results, in the listing's order. */
+typedef struct {
+  int as_json, n, at, nomem;
+  tg__hq_nightly_row *rows;
+} listing;
+
+static void keep_nightly(void *ctx, const tg__hq_nightly_row *row) {
+  listing *l = ctx;
+  tg__hq_nightly_row *more = realloc(l->rows, (size_t)(l->n + 1) * sizeof *more);
+  if (more == NULL) {
+    l->nomem = 1;
+    return;
+  }
+  l->rows = more;
+  l->rows[l->n++] = *row;
+}
+
 static void print_terminal(void *ctx, const tg__hq_terminal *t) {
-  char id[2 * TG__SYNC_ID_MAX + 2], when[40] = "never";
-  if (*(int *)ctx) {
+  listing *l = ctx;
+  char id[2 * TG__SYNC_ID_MAX + 2], when[40] = "never", night[24] = "never";
+  const tg__hq_nightly_row *row = NULL;
+  for (int i = l->at; i < l->n && row == NULL; i++) /* both ordered by store and terminal */
+    if (strcmp(l->rows[i].store, t->store) == 0 && strcmp(l->rows[i].terminal, t->terminal) == 0)
+      row = &l->rows[l->at = i];
+  if (l->as_json) {
     printf("{\"store\":\"%s\",\"terminal\":\"%s\",\"enabled\":%s,\"epoch\":%lld,"
            "\"acked_through\":%lld,\"held\":%lld,\"dead_letters\":%lld,\"enrolled_ms\":%lld,"
-           "\"last_seen_ms\":%lld}\n",
+           "\"last_seen_ms\":%lld,\"last_nightly\":",
            t->store, t->terminal, t->enabled ? "true" : "false", (long long)t->epoch,
            (long long)t->acked_through, (long long)t->held, (long long)t->dead_letters,
            (long long)t->enrolled_ms, (long long)t->last_seen_ms);
+    if (row != NULL)
+      printf("{\"date\":\"%s\",\"needs_operator\":%s}}\n", row->date,
+             row->needs_operator ? "true" : "false");
+    else
+      printf("null}\n");
     return;
   }
+  if (row != NULL)
+    snprintf(night, sizeof night, "%s %s", row->date, row->needs_operator ? "FLAGGED" : "ok");
   if (t->last_seen_ms > 0) {
     time_t s = (time_t)(t->last_seen_ms / 1000);
     struct tm tm;
@@ -326,15 +371,16 @@ static void print_terminal(void *ctx, const tg__hq_terminal *t) {
       strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
   }
   snprintf(id, sizeof id, "%s-%s", t->store, t->terminal);
-  printf("%-25s %-8s %16lld %12lld %8lld %8lld  %s\n", id, t->enabled ? "enabled" : "disabled",
-         (long long)t->epoch, (long long)t->acked_through, (long long)t->held,
-         (long long)t->dead_letters, when);
+  printf("%-25s %-8s %16lld %12lld %8lld %8lld  %-23s  %s\n", id,
+         t->enabled ? "enabled" : "disabled", (long long)t->epoch, (long long)t->acked_through,
+         (long long)t->held, (long long)t->dead_letters, when, night);
 }
 
 static int cmd_terminals(int argc, char **argv, const char *db) {
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-  int as_json = 0;
-  int code = tg__hq_read_options(argc, argv, "terminals", terminals_help, opts, &db, json_opt, &as_json);
+  listing l = {0, 0, 0, 0, NULL};
+  int code = tg__hq_read_options(argc, argv, "terminals", terminals_help, opts, &db, json_opt,
+                                 &l.as_json);
   if (code >= 0)
     return code;
   if (optind != argc)
@@ -344,10 +390,17 @@ static int cmd_terminals(int argc, char **argv, const char *db) {
   char why[TG__HQ_WHY_MAX] = "";
   if ((code = tg__hq_open_db("terminals", db, &be, &h)) != 0)
     return code;
-  if (!as_json)
-    printf("%-25s %-8s %16s %12s %8s %8s  %s\n", "TERMINAL", "STATE", "EPOCH", "ACKED", "HELD",
-           "DEAD", "LAST SEEN");
-  int rc = be->terminals(h, print_terminal, &as_json, why, sizeof why);
+  int rc = be->nightly_last(h, keep_nightly, &l, why, sizeof why);
+  if (rc == TG__HQ_OK && l.nomem) {
+    snprintf(why, sizeof why, "out of memory");
+    rc = TG__HQ_NOMEM;
+  }
+  if (rc == TG__HQ_OK && !l.as_json)
+    printf("%-25s %-8s %16s %12s %8s %8s  %-23s  %s\n", "TERMINAL", "STATE", "EPOCH", "ACKED",
+           "HELD", "DEAD", "LAST SEEN", "LAST NIGHTLY");
+  if (rc == TG__HQ_OK)
+    rc = be->terminals(h, print_terminal, &l, why, sizeof why);
+  free(l.rows);
   if (rc != TG__HQ_OK)
     code = tg__hq_refused("terminals", rc, why);
   else if (fflush(stdout) != 0)
@@ -764,6 +817,8 @@ static const command commands[] = {
     {"load", cmd_load, "store exported records from a file, without HTTP"},
     {"report", cmd_report, "an HTML (or CSV) report of sales, joins, coupons and sync health"},
     {"group", tg__hq_cmd_group, "add, list or disable the chat groups the join page fills"},
+    {"nightly", tg__hq_cmd_nightly, "pull terminals' manifests and missing records, flag the rest"},
+    {"terminal", tg__hq_cmd_terminal, "set or clear a terminal's pull URL (terminal pull-url)"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

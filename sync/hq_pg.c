@@ -19,6 +19,7 @@ static const char meta_sql[] = "CREATE TABLE hq_meta(id int PRIMARY KEY CHECK (i
  * The schema as the steps that built it, the same list in the same order as
  * hq_sqlite.c's: a database at version v has had steps 1..v applied. Step 1:
  * sync (uploads, terminals, bundles); mark.updated_ms tells a terminal's latest epoch.
+ * Step 3: nightly pull (terminal.pull_url, nightly).
  */
 static const char *const schema_steps[] = {
     "CREATE TABLE IF NOT EXISTS terminal(store text NOT NULL, terminal text NOT NULL,"
@@ -61,12 +62,19 @@ static const char *const schema_steps[] = {
     " coupon text NOT NULL DEFAULT '', joined_ms bigint NOT NULL,"
     " UNIQUE(store, terminal, receipt_no, issued_ms, slot), UNIQUE(group_id, seat));"
     "CREATE INDEX IF NOT EXISTS group_join_time ON group_join(joined_ms);",
+    /* Step 3: nightly pull: where HQ reaches each terminal, and each night's result. */
+    "ALTER TABLE terminal ADD COLUMN IF NOT EXISTS pull_url text;"
+    "CREATE TABLE IF NOT EXISTS nightly(store text NOT NULL, terminal text NOT NULL,"
+    " date text NOT NULL, run_ms bigint NOT NULL, reachable boolean NOT NULL,"
+    " needs_operator boolean NOT NULL, epoch bigint NOT NULL, max_seq bigint NOT NULL,"
+    " count_before bigint NOT NULL, count_after bigint NOT NULL, fetched bigint NOT NULL,"
+    " flags text NOT NULL, PRIMARY KEY(store, terminal, date));",
 };
 #define HQ_SCHEMA_VERSION ((int)(sizeof schema_steps / sizeof schema_steps[0]))
 
 /* HQ's table names: present without hq_meta, they belong to another program. */
 #define HQ_TABLES "'terminal','record','dead_letter','mark','idem','bundle','hq_key','chat_group'," \
-                  "'group_join'"
+                  "'group_join','nightly'"
 
 /* One upload's records, COPY'd in; emptied at every commit or rollback. */
 static const char staging_sql[] =
@@ -885,27 +893,29 @@ static int hq_records(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
   return rc;
 }
 
-static int hq_invite_key(tg__hq_db *h, const char *store, const char *terminal,
-                         unsigned char key[32], int *enabled, char *why, size_t cap) {
+static int hq_terminal_get(tg__hq_db *h, const char *store, const char *terminal,
+                       tg__hq_terminal_ref *out, char *why, size_t cap) {
   const char *v[2] = {store, terminal};
+  memset(out, 0, sizeof *out);
   int rc = ready(h, why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   PGresult *res = PQexecParams(h->conn,
-                               "SELECT invite_key, enabled::int::text FROM terminal"
-                               " WHERE store = $1 AND terminal = $2",
+                               "SELECT coalesce(pull_url, ''), invite_key, enabled::int::text"
+                               " FROM terminal WHERE store = $1 AND terminal = $2",
                                2, NULL, v, NULL, NULL, 1);
   if ((rc = check(h, res, "could not read the terminal", why, cap)) != TG__HQ_OK)
     return rc;
   if (PQntuples(res) == 0) {
     snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
     rc = TG__HQ_NOTFOUND;
-  } else if (PQgetlength(res, 0, 0) != 32) {
-    snprintf(why, cap, "terminal %s-%s has a damaged invite key", store, terminal);
+  } else if (PQgetlength(res, 0, 1) != 32 || PQgetlength(res, 0, 0) > TG__HQ_PULL_URL_MAX) {
+    snprintf(why, cap, "terminal %s-%s has a damaged invite key or pull URL", store, terminal);
     rc = TG__HQ_DB;
   } else {
-    memcpy(key, PQgetvalue(res, 0, 0), 32);
-    *enabled = strcmp(PQgetvalue(res, 0, 1), "0") != 0;
+    memcpy(out->url, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    memcpy(out->invite_key, PQgetvalue(res, 0, 1), 32);
+    out->enabled = strcmp(PQgetvalue(res, 0, 2), "0") != 0;
   }
   PQclear(res);
   return rc;
@@ -935,6 +945,124 @@ struct pg_conn *tg__hq_pg_conn(tg__hq_db *h, char *why, size_t cap) {
   return ready(h, why, cap) == TG__HQ_OK ? h->conn : NULL;
 }
 
+static int hq_pull_url_set(tg__hq_db *h, const char *store, const char *terminal, const char *url,
+                           char *why, size_t cap) {
+  const char *v[3] = {store, terminal, url};
+  int rc = ready(h, why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  PGresult *res = PQexecParams(
+      h->conn, "UPDATE terminal SET pull_url = $3 WHERE store = $1 AND terminal = $2", 3, NULL, v,
+      NULL, NULL, 0);
+  if ((rc = check(h, res, "could not change the terminal", why, cap)) != TG__HQ_OK)
+    return rc;
+  if (strcmp(PQcmdTuples(res), "0") == 0) {
+    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
+    rc = TG__HQ_NOTFOUND;
+  }
+  PQclear(res);
+  return rc;
+}
+
+/* Streams the rows one at a time (single-row mode): memory does not grow with the range. */
+static int hq_held(tg__hq_db *h, const char *store, const char *terminal, int64_t epoch,
+                   int64_t from, int64_t to,
+                   void (*fn)(void *ctx, int64_t seq, const char *body, size_t n), void *ctx,
+                   char *why, size_t cap) {
+  char e[24], lo[24], hi[24];
+  const char *v[5] = {store, terminal, i64(e, epoch), i64(lo, from), i64(hi, to)};
+  int rc = ready(h, why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  if (!PQsendQueryParams(h->conn,
+                         "SELECT seq, body FROM record WHERE store = $1 AND terminal = $2"
+                         " AND epoch = $3 AND seq BETWEEN $4 AND $5 UNION ALL"
+                         " SELECT seq, body FROM dead_letter d WHERE store = $1 AND terminal = $2"
+                         " AND epoch = $3 AND seq BETWEEN $4 AND $5 AND NOT EXISTS (SELECT 1"
+                         " FROM record r WHERE r.store = d.store AND r.terminal = d.terminal"
+                         " AND r.epoch = d.epoch AND r.seq = d.seq) ORDER BY 1",
+                         5, NULL, v, NULL, NULL, 0) ||
+      !PQsetSingleRowMode(h->conn))
+    return check(h, NULL, "could not read the held records", why, cap);
+  PGresult *res;
+  while ((res = PQgetResult(h->conn)) != NULL) {
+    if (rc == TG__HQ_OK && PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
+      fn(ctx, int_at(res, 0, 0), PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+      PQclear(res);
+    } else if (rc == TG__HQ_OK) {
+      rc = check(h, res, "could not read the held records", why, cap);
+      if (rc == TG__HQ_OK)
+        PQclear(res);
+    } else {
+      PQclear(res);
+    }
+  }
+  return rc;
+}
+
+static int hq_nightly_put(tg__hq_db *h, const tg__hq_nightly_row *r, char *why, size_t cap) {
+  char run_ms[24], e[24], max[24], before[24], after[24], got[24];
+  const char *v[12] = {r->store,
+                       r->terminal,
+                       r->date,
+                       i64(run_ms, r->run_ms),
+                       r->reachable ? "true" : "false",
+                       r->needs_operator ? "true" : "false",
+                       i64(e, r->epoch),
+                       i64(max, r->max_seq),
+                       i64(before, r->count_before),
+                       i64(after, r->count_after),
+                       i64(got, r->fetched),
+                       r->flags};
+  int rc = ready(h, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = run(h,
+             "INSERT INTO nightly(store, terminal, date, run_ms, reachable, needs_operator, epoch,"
+             " max_seq, count_before, count_after, fetched, flags)"
+             " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+             " ON CONFLICT (store, terminal, date) DO UPDATE SET run_ms = EXCLUDED.run_ms,"
+             " reachable = EXCLUDED.reachable, needs_operator = EXCLUDED.needs_operator,"
+             " epoch = EXCLUDED.epoch, max_seq = EXCLUDED.max_seq,"
+             " count_before = EXCLUDED.count_before, count_after = EXCLUDED.count_after,"
+             " fetched = EXCLUDED.fetched, flags = EXCLUDED.flags",
+             12, v, "could not store the nightly result", NULL, why, cap);
+  return rc;
+}
+
+static int hq_nightly_last(tg__hq_db *h, void (*fn)(void *ctx, const tg__hq_nightly_row *row),
+                           void *ctx, char *why, size_t cap) {
+  PGresult *res = NULL;
+  int rc = ready(h, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = run(h,
+             "SELECT store, terminal, date, run_ms, reachable::int, needs_operator::int, epoch,"
+             " max_seq, count_before, count_after, fetched, flags FROM (SELECT *,"
+             " row_number() OVER (PARTITION BY store, terminal ORDER BY run_ms DESC, date DESC)"
+             " AS k FROM nightly) n WHERE k = 1 ORDER BY store, terminal",
+             0, NULL, "could not read the nightly results", &res, why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  for (int i = 0; i < PQntuples(res); i++) {
+    tg__hq_nightly_row r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.store, sizeof r.store, "%s", PQgetvalue(res, i, 0));
+    snprintf(r.terminal, sizeof r.terminal, "%s", PQgetvalue(res, i, 1));
+    snprintf(r.date, sizeof r.date, "%s", PQgetvalue(res, i, 2));
+    r.run_ms = int_at(res, i, 3);
+    r.reachable = int_at(res, i, 4) != 0;
+    r.needs_operator = int_at(res, i, 5) != 0;
+    r.epoch = int_at(res, i, 6);
+    r.max_seq = int_at(res, i, 7);
+    r.count_before = int_at(res, i, 8);
+    r.count_after = int_at(res, i, 9);
+    r.fetched = int_at(res, i, 10);
+    snprintf(r.flags, sizeof r.flags, "%s", PQgetvalue(res, i, 11));
+    fn(ctx, &r);
+  }
+  PQclear(res);
+  return TG__HQ_OK;
+}
+
 /* The PostgreSQL back end (hq.h): one libpq connection per tg__hq_db. */
 const tg__hq_backend tg__hq_postgres = {
     .name = "postgresql",
@@ -952,10 +1080,14 @@ const tg__hq_backend tg__hq_postgres = {
     .terminals = hq_terminals,
     .records = hq_records,
     .bundle_version = hq_bundle_version,
-    .invite_key = hq_invite_key,
     .group_add = tg__hq_pg_group_add,
     .group_disable = tg__hq_pg_group_disable,
     .groups = tg__hq_pg_groups,
     .join = tg__hq_pg_join,
     .joins = tg__hq_pg_joins,
+    .terminal_get = hq_terminal_get,
+    .pull_url_set = hq_pull_url_set,
+    .held = hq_held,
+    .nightly_put = hq_nightly_put,
+    .nightly_last = hq_nightly_last,
 };

@@ -241,6 +241,18 @@ static void on_terminal(void *ctx, const tg__hq_terminal *t) {
   r->terminals[r->n_terminals++] = *t;
 }
 
+static void on_nightly(void *ctx, const tg__hq_nightly_row *row) {
+  pass *p = ctx;
+  tg__hq_report *r = p->r;
+  tg__hq_nightly_row *more = realloc(r->nightly, (size_t)(r->n_nightly + 1) * sizeof *more);
+  if (more == NULL) {
+    p->failed = 1;
+    return;
+  }
+  r->nightly = more;
+  r->nightly[r->n_nightly++] = *row;
+}
+
 /* Counts the distinct values of sorted a seen at least twice into *twice; returns the distinct count. */
 static int64_t distinct(const ids *a, int64_t *twice) {
   int64_t n = 0;
@@ -418,6 +430,8 @@ int tg__hq_report_build(const tg__hq_backend *be, tg__hq_db *db, const char *fro
     rc = be->groups(db, NULL, on_group, &p, why, cap);
   if (rc == TG__HQ_OK && !p.failed)
     rc = be->joins(db, out->from_ms, out->to_ms, on_join, &p, why, cap);
+  if (rc == TG__HQ_OK && !p.failed)
+    rc = be->nightly_last(db, on_nightly, &p, why, cap);
   if (was != NULL)
     setenv("TZ", saved, 1);
   else
@@ -455,5 +469,6 @@ void tg__hq_report_free(tg__hq_report *r) {
   free(r->terminals);
   free(r->groups);
   free(r->group_joins);
+  free(r->nightly);
   memset(r, 0, sizeof *r);
 }

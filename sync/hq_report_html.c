@@ -277,10 +277,15 @@ static void repurchase(FILE *f, const tg__hq_report *r) {
 static void sync_health(FILE *f, const tg__hq_report *r) {
   fputs("<h2>Sync health per terminal</h2>\n<table><tr><th>terminal</th><th>last contact"
         " (UTC)</th><th>epoch</th><th>held through</th><th>held above a gap</th>"
-        "<th>dead letters</th><th></th></tr>\n",
+        "<th>dead letters</th><th></th><th>last nightly pull</th></tr>\n",
         f);
-  for (int i = 0; i < r->n_terminals; i++) {
+  for (int i = 0, k = 0; i < r->n_terminals; i++) {
     const tg__hq_terminal *t = &r->terminals[i];
+    const tg__hq_nightly_row *night = NULL;
+    for (int at = k; at < r->n_nightly && night == NULL; at++) /* both in the same order */
+      if (strcmp(r->nightly[at].store, t->store) == 0 &&
+          strcmp(r->nightly[at].terminal, t->terminal) == 0)
+        night = &r->nightly[k = at];
     char when[32] = "never";
     if (t->last_seen_ms > 0) {
       time_t s = (time_t)(t->last_seen_ms / 1000);
@@ -300,9 +305,16 @@ static void sync_health(FILE *f, const tg__hq_report *r) {
     esc(f, t->terminal);
     fprintf(f,
             "</td><td>%s</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64
-            "</td><td>%" PRId64 "</td><td class=\"%s\">%s</td></tr>\n",
+            "</td><td>%" PRId64 "</td><td class=\"%s\">%s</td>",
             when, t->epoch, t->acked_through, t->held, t->dead_letters, flag[0] ? "warn" : "",
             flag);
+    if (night == NULL) {
+      fputs("<td>never</td></tr>\n", f);
+      continue;
+    }
+    fprintf(f, "<td class=\"%s\">%s ", night->needs_operator ? "warn" : "", night->date);
+    esc(f, night->flags[0] != '\0' ? night->flags : "all well");
+    fputs("</td></tr>\n", f);
   }
   fputs("</table>\n", f);
 }

@@ -20,6 +20,7 @@
  * steps 1..v applied (user_version). Steps are only ever appended, and the
  * same list in the same order stands in hq_pg.c. Step 1: sync (uploads,
  * terminals, bundles); mark.updated_ms tells which epoch is a terminal's latest.
+ * Step 3: nightly pull (terminal.pull_url, nightly).
  */
 static const char *const schema_steps[] = {
     "CREATE TABLE terminal(store TEXT NOT NULL, terminal TEXT NOT NULL,"
@@ -64,6 +65,13 @@ static const char *const schema_steps[] = {
     " joined_ms INTEGER NOT NULL, UNIQUE(store, terminal, receipt_no, issued_ms, slot),"
     " UNIQUE(group_id, seat));"
     "CREATE INDEX group_join_time ON group_join(joined_ms);",
+    /* Step 3: nightly pull: where HQ reaches each terminal, and each night's result. */
+    "ALTER TABLE terminal ADD COLUMN pull_url TEXT;"
+    "CREATE TABLE nightly(store TEXT NOT NULL, terminal TEXT NOT NULL, date TEXT NOT NULL,"
+    " run_ms INTEGER NOT NULL, reachable INTEGER NOT NULL, needs_operator INTEGER NOT NULL,"
+    " epoch INTEGER NOT NULL, max_seq INTEGER NOT NULL, count_before INTEGER NOT NULL,"
+    " count_after INTEGER NOT NULL, fetched INTEGER NOT NULL, flags TEXT NOT NULL,"
+    " PRIMARY KEY(store, terminal, date)) WITHOUT ROWID;",
 };
 #define HQ_SCHEMA_VERSION ((int)(sizeof schema_steps / sizeof schema_steps[0]))
 
@@ -119,7 +127,29 @@ static const char *const schema_steps[] = {
      "  AND l.terminal = t.terminal ORDER BY updated_ms DESC, epoch DESC LIMIT 1)"                 \
      " ORDER BY t.store, t.terminal")                                                              \
   XX(RECORDS, "SELECT store, terminal, kind, epoch, seq, time_ms, total, body FROM record"         \
-              " WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms, store, terminal, epoch, seq")
+              " WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms, store, terminal, epoch, seq") \
+  XX(PULL_GET, "SELECT coalesce(pull_url, ''), invite_key, enabled FROM terminal"                  \
+               " WHERE store = ?1 AND terminal = ?2")                                              \
+  XX(PULL_SET, "UPDATE terminal SET pull_url = ?3 WHERE store = ?1 AND terminal = ?2")             \
+  /* Stored and dead-lettered seqs of ?4..?5, the stored body when both. */                        \
+  XX(HELD, "SELECT seq, body FROM record WHERE store = ?1 AND terminal = ?2 AND epoch = ?3"        \
+           " AND seq BETWEEN ?4 AND ?5 UNION ALL SELECT seq, body FROM dead_letter d"              \
+           " WHERE store = ?1 AND terminal = ?2 AND epoch = ?3 AND seq BETWEEN ?4 AND ?5"          \
+           " AND NOT EXISTS (SELECT 1 FROM record r WHERE r.store = d.store"                       \
+           " AND r.terminal = d.terminal AND r.epoch = d.epoch AND r.seq = d.seq) ORDER BY 1")     \
+  XX(NIGHTLY_PUT, "INSERT INTO nightly(store, terminal, date, run_ms, reachable, needs_operator,"  \
+                  " epoch, max_seq, count_before, count_after, fetched, flags)"                    \
+                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"                     \
+                  " ON CONFLICT DO UPDATE SET run_ms = excluded.run_ms,"                           \
+                  " reachable = excluded.reachable, needs_operator = excluded.needs_operator,"     \
+                  " epoch = excluded.epoch, max_seq = excluded.max_seq,"                           \
+                  " count_before = excluded.count_before, count_after = excluded.count_after,"     \
+                  " fetched = excluded.fetched, flags = excluded.flags")                           \
+  XX(NIGHTLY_LAST, "SELECT store, terminal, date, run_ms, reachable, needs_operator, epoch,"       \
+                   " max_seq, count_before, count_after, fetched, flags FROM (SELECT *,"           \
+                   " row_number() OVER (PARTITION BY store, terminal"                              \
+                   " ORDER BY run_ms DESC, date DESC) AS k FROM nightly) WHERE k = 1"              \
+                   " ORDER BY store, terminal")
 
 typedef enum {
 #define HQ_STMT_ID(name, sql) ST_##name,
@@ -777,34 +807,6 @@ static int hq_records(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
   return rc == SQLITE_DONE ? TG__HQ_OK : db_fail(h, rc, "could not read the records", why, cap);
 }
 
-static int hq_invite_key(tg__hq_db *h, const char *store, const char *terminal,
-                         unsigned char key[32], int *enabled, char *why, size_t cap) {
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(h->db,
-                              "SELECT invite_key, enabled FROM terminal"
-                              " WHERE store = ?1 AND terminal = ?2",
-                              -1, &st, NULL),
-      out = TG__HQ_OK;
-  if (rc != SQLITE_OK)
-    return db_fail(h, rc, "could not read the terminal", why, cap);
-  bind_ids(st, store, terminal);
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
-    memcpy(key, sqlite3_column_blob(st, 0), 32);
-    *enabled = sqlite3_column_int(st, 1) != 0;
-  } else if (rc == SQLITE_ROW) {
-    snprintf(why, cap, "terminal %s-%s has a damaged invite key", store, terminal);
-    out = TG__HQ_DB;
-  } else if (rc == SQLITE_DONE) {
-    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
-    out = TG__HQ_NOTFOUND;
-  } else {
-    out = db_fail(h, rc, "could not read the terminal", why, cap);
-  }
-  sqlite3_finalize(st);
-  return out;
-}
-
 static int hq_bundle_version(tg__hq_db *h, const char *store, int64_t *version, char *why,
                              size_t cap) {
   sqlite3_stmt *st = NULL;
@@ -832,6 +834,116 @@ struct sqlite3 *tg__hq_sqlite_conn(tg__hq_db *h) {
   return h->db;
 }
 
+static int hq_terminal_get(tg__hq_db *h, const char *store, const char *terminal,
+                           tg__hq_terminal_ref *out, char *why, size_t cap) {
+  sqlite3_stmt *st = stmt(h, ST_PULL_GET, why, cap);
+  memset(out, 0, sizeof *out);
+  if (st == NULL)
+    return stmt_rc(h);
+  bind_ids(st, store, terminal);
+  int rc = sqlite3_step(st), res = TG__HQ_OK;
+  if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32 &&
+      sqlite3_column_bytes(st, 0) <= TG__HQ_PULL_URL_MAX) {
+    snprintf(out->url, sizeof out->url, "%s", (const char *)sqlite3_column_text(st, 0));
+    memcpy(out->invite_key, sqlite3_column_blob(st, 1), 32);
+    out->enabled = sqlite3_column_int(st, 2) != 0;
+  } else if (rc == SQLITE_ROW) {
+    snprintf(why, cap, "terminal %s-%s has a damaged invite key or pull URL", store, terminal);
+    res = TG__HQ_DB;
+  } else if (rc == SQLITE_DONE) {
+    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
+    res = TG__HQ_NOTFOUND;
+  } else {
+    res = db_fail(h, rc, "could not read the terminal", why, cap);
+  }
+  sqlite3_reset(st);
+  return res;
+}
+
+static int hq_pull_url_set(tg__hq_db *h, const char *store, const char *terminal, const char *url,
+                           char *why, size_t cap) {
+  sqlite3_stmt *st = stmt(h, ST_PULL_SET, why, cap);
+  if (st == NULL)
+    return stmt_rc(h);
+  bind_ids(st, store, terminal);
+  if (url != NULL)
+    sqlite3_bind_text(st, 3, url, -1, SQLITE_STATIC);
+  int rc = step_done(h, st, "could not change the terminal", why, cap);
+  if (rc == TG__HQ_OK && sqlite3_changes(h->db) == 0) {
+    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
+    return TG__HQ_NOTFOUND;
+  }
+  return rc;
+}
+
+static int hq_held(tg__hq_db *h, const char *store, const char *terminal, int64_t epoch,
+                   int64_t from, int64_t to,
+                   void (*fn)(void *ctx, int64_t seq, const char *body, size_t n), void *ctx,
+                   char *why, size_t cap) {
+  sqlite3_stmt *st = stmt(h, ST_HELD, why, cap);
+  if (st == NULL)
+    return stmt_rc(h);
+  bind_ids(st, store, terminal);
+  sqlite3_bind_int64(st, 3, epoch);
+  sqlite3_bind_int64(st, 4, from);
+  sqlite3_bind_int64(st, 5, to);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *body = (const char *)sqlite3_column_blob(st, 1);
+    fn(ctx, sqlite3_column_int64(st, 0), body != NULL ? body : "",
+       (size_t)sqlite3_column_bytes(st, 1));
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? TG__HQ_OK
+                           : db_fail(h, rc, "could not read the held records", why, cap);
+}
+
+static int hq_nightly_put(tg__hq_db *h, const tg__hq_nightly_row *r, char *why, size_t cap) {
+  sqlite3_stmt *st = stmt(h, ST_NIGHTLY_PUT, why, cap);
+  if (st == NULL)
+    return stmt_rc(h);
+  bind_ids(st, r->store, r->terminal);
+  sqlite3_bind_text(st, 3, r->date, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, r->run_ms);
+  sqlite3_bind_int(st, 5, r->reachable ? 1 : 0);
+  sqlite3_bind_int(st, 6, r->needs_operator ? 1 : 0);
+  sqlite3_bind_int64(st, 7, r->epoch);
+  sqlite3_bind_int64(st, 8, r->max_seq);
+  sqlite3_bind_int64(st, 9, r->count_before);
+  sqlite3_bind_int64(st, 10, r->count_after);
+  sqlite3_bind_int64(st, 11, r->fetched);
+  sqlite3_bind_text(st, 12, r->flags, -1, SQLITE_STATIC);
+  return step_done(h, st, "could not store the nightly result", why, cap);
+}
+
+static int hq_nightly_last(tg__hq_db *h, void (*fn)(void *ctx, const tg__hq_nightly_row *row),
+                           void *ctx, char *why, size_t cap) {
+  sqlite3_stmt *st = stmt(h, ST_NIGHTLY_LAST, why, cap);
+  if (st == NULL)
+    return stmt_rc(h);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    tg__hq_nightly_row r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.store, sizeof r.store, "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(r.terminal, sizeof r.terminal, "%s", (const char *)sqlite3_column_text(st, 1));
+    snprintf(r.date, sizeof r.date, "%s", (const char *)sqlite3_column_text(st, 2));
+    r.run_ms = sqlite3_column_int64(st, 3);
+    r.reachable = sqlite3_column_int(st, 4) != 0;
+    r.needs_operator = sqlite3_column_int(st, 5) != 0;
+    r.epoch = sqlite3_column_int64(st, 6);
+    r.max_seq = sqlite3_column_int64(st, 7);
+    r.count_before = sqlite3_column_int64(st, 8);
+    r.count_after = sqlite3_column_int64(st, 9);
+    r.fetched = sqlite3_column_int64(st, 10);
+    snprintf(r.flags, sizeof r.flags, "%s", (const char *)sqlite3_column_text(st, 11));
+    fn(ctx, &r);
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? TG__HQ_OK
+                           : db_fail(h, rc, "could not read the nightly results", why, cap);
+}
+
 /* The SQLite back end (hq.h): one connection per tg__hq_db. */
 const tg__hq_backend tg__hq_sqlite = {
     .name = "sqlite",
@@ -849,10 +961,14 @@ const tg__hq_backend tg__hq_sqlite = {
     .terminals = hq_terminals,
     .records = hq_records,
     .bundle_version = hq_bundle_version,
-    .invite_key = hq_invite_key,
     .group_add = tg__hq_sqlite_group_add,
     .group_disable = tg__hq_sqlite_group_disable,
     .groups = tg__hq_sqlite_groups,
     .join = tg__hq_sqlite_join,
     .joins = tg__hq_sqlite_joins,
+    .terminal_get = hq_terminal_get,
+    .pull_url_set = hq_pull_url_set,
+    .held = hq_held,
+    .nightly_put = hq_nightly_put,
+    .nightly_last = hq_nightly_last,
 };

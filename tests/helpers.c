@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,4 +348,27 @@ void tt_slurp(const char *path, tg__buf *b) {
   while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
     assert_int_equal(tg__buf_add(b, chunk, n), 0);
   fclose(fp);
+}
+
+void tt_hq_schema_v1(const char *spec) {
+  /* every object of schema steps 2 and later, newest first */
+  static const char drop[] = "DROP TABLE IF EXISTS settlement; DROP TABLE IF EXISTS nightly;"
+                             " ALTER TABLE terminal DROP COLUMN pull_url;"
+                             " DROP TABLE IF EXISTS group_join; DROP TABLE IF EXISTS chat_group;";
+  char sql[512];
+  if (strncmp(spec, "sqlite:", 7) == 0) {
+    sqlite3 *db = NULL;
+    snprintf(sql, sizeof sql, "%s PRAGMA user_version = 1;", drop);
+    if (sqlite3_open(spec + 7, &db) != SQLITE_OK || sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+      fail_msg("back to schema version 1: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return;
+  }
+  snprintf(sql, sizeof sql, "%s UPDATE hq_meta SET version = 1", drop);
+  PGconn *pg = PQconnectdb(spec);
+  PGresult *res = PQexec(pg, sql);
+  if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    fail_msg("back to schema version 1: %s", PQerrorMessage(pg));
+  PQclear(res);
+  PQfinish(pg);
 }

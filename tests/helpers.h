@@ -90,4 +90,12 @@ long tt_mem_disarm(void);
 /* Allocations counted since the last arming. */
 long tt_mem_calls(void);
 
+/*
+ * Takes the closed HQ database spec ("sqlite:PATH" or a libpq URI) back to
+ * schema version 1, as one made before groups and joins, the nightly pull
+ * and settlements: drops what steps 2 and later made, keeping step 1's data.
+ * Fails the test when it cannot.
+ */
+void tt_hq_schema_v1(const char *spec);
+
 #endif

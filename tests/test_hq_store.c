@@ -632,26 +632,23 @@ static void refuses_foreign_and_newer(void **state) {
   OK(fx, be->open(fx->spec, &fx->db, fx->why, sizeof fx->why));
 }
 
-/* A database made at schema version 1 (before groups and joins) is brought to version 2 on
+/* A database made at schema version 1 (before groups and joins) is brought up to date on
  * open, keeping what it held; groups and joins then work with their limits. */
 static void version_1_upgrades_to_joins(void **state) {
   fixture *fx = *state;
-  unsigned char key[32];
-  int enabled = 0;
   enrol(fx, "S1", "T1");
   fx->be->close(fx->db);
   fx->db = NULL;
-  free(query1(fx, "DROP TABLE group_join"));
-  free(query1(fx, "DROP TABLE chat_group"));
-  free(query1(fx, fx->v->pg ? "UPDATE hq_meta SET version = 1" : "PRAGMA user_version = 1"));
+  tt_hq_schema_v1(fx->spec);
   OK(fx, fx->be->open(fx->spec, &fx->db, fx->why, sizeof fx->why));
   char *z = query1(fx, fx->v->pg ? "SELECT version FROM hq_meta" : "PRAGMA user_version");
-  assert_string_equal(z, "2");
+  assert_string_equal(z, "3");
   free(z);
   assert_int_equal(count(fx, "terminal"), 1);
-  OK(fx, fx->be->invite_key(fx->db, "S1", "T1", key, &enabled, fx->why, sizeof fx->why));
-  assert_true(enabled);
-  assert_int_equal(fx->be->invite_key(fx->db, "S1", "T9", key, &enabled, fx->why, sizeof fx->why),
+  tg__hq_terminal_ref ref;
+  OK(fx, fx->be->terminal_get(fx->db, "S1", "T1", &ref, fx->why, sizeof fx->why));
+  assert_true(ref.enabled);
+  assert_int_equal(fx->be->terminal_get(fx->db, "S1", "T9", &ref, fx->why, sizeof fx->why),
                    TG__HQ_NOTFOUND);
   tg__hq_group g = {.store = "S1", .name = "G", .platform = "wecom",
                     .link = "https://example.com/g", .capacity = 2};
@@ -756,7 +753,7 @@ static void sqlite_file_settings(void **state) {
   assert_string_equal(z, "1413957681"); /* 'TGH1' */
   free(z);
   z = query1(fx, "PRAGMA user_version");
-  assert_string_equal(z, "2");
+  assert_string_equal(z, "3");
   free(z);
   /* a file that is not SQLite is refused unchanged */
   tg__hq_db *other = NULL;
