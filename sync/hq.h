@@ -155,6 +155,29 @@ typedef struct {
   size_t len;
 } tg__hq_stored;
 
+#define TG__HQ_TOKEN_MAX 241 /* a coupon token's Base45 text and its NUL */
+
+/*
+ * One settlement coupon HQ issued (hq_reconcile.c): the rule and the source
+ * record it settles (UNIQUE together, so a rerun issues nothing twice), the
+ * member it is for and the coupon. state is "pending-bundle" until a bundle
+ * carries it, then "published" with that bundle's version.
+ */
+typedef struct {
+  char rule[24];                   /* "referral_rebate", "group_buy_refund" */
+  char store[TG__SYNC_ID_MAX + 1]; /* the source record's terminal */
+  char terminal[TG__SYNC_ID_MAX + 1];
+  int64_t epoch, seq;
+  uint32_t campaign;               /* the campaign settled; also the coupon's campaign */
+  int64_t member;                  /* who receives the coupon */
+  int64_t amount;                  /* minor units off */
+  int64_t coupon;                  /* the coupon id */
+  char token[TG__HQ_TOKEN_MAX];    /* Base45 */
+  int64_t made_ms;
+  char state[16];                  /* "pending-bundle" or "published" */
+  int64_t bundle_version;          /* 0 while pending */
+} tg__hq_settlement;
+
 /* One back end: each function returns a tg__hq_rc and writes a reason into why. */
 typedef struct {
   const char *name; /* "sqlite", "postgresql" */
@@ -207,6 +230,21 @@ typedef struct {
    */
   int (*records)(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
                  void (*fn)(void *ctx, const tg__hq_stored *r), void *ctx, char *why, size_t cap);
+  /*
+   * Stores s (state pending-bundle) unless a settlement of the same rule,
+   * source record and campaign exists: then *added is 0 and s is
+   * overwritten with the stored one (its coupon, token, state, version).
+   */
+  int (*settle_add)(tg__hq_db *db, tg__hq_settlement *s, int *added, char *why, size_t cap);
+  /*
+   * Calls fn for at most max pending settlements whose source store is
+   * store (every store for "*"), oldest first.
+   */
+  int (*settle_pending)(tg__hq_db *db, const char *store, int max,
+                        void (*fn)(void *ctx, const tg__hq_settlement *s), void *ctx, char *why,
+                        size_t cap);
+  /* Marks the pending settlement of coupon published in bundle version. */
+  int (*settle_published)(tg__hq_db *db, int64_t coupon, int64_t version, char *why, size_t cap);
 } tg__hq_backend;
 
 extern const tg__hq_backend tg__hq_sqlite;   /* hq_sqlite.c: "sqlite:PATH" */
@@ -312,6 +350,39 @@ typedef struct {
  */
 int tg__hq_coupon_make(const unsigned char hq_sk[64], tg__hq_coupon *c, char *out, size_t cap);
 
+/* ----- Reconciliation and settlements (hq_reconcile.c, hq_settle_bundle.c) -- */
+
+typedef struct {
+  char kind[24];        /* "coupon_reused", "flash_over_quota", "referral_rebate", "group_buy_refund", ... */
+  int needs_operator;   /* 1: an operator must look; 0: settled automatically */
+  char store[13], terminal[13]; /* where ("" when chain-wide) */
+  char what[256];       /* one line an operator reads: who, where, how much, which coupon */
+} tg__hq_finding;
+/* Reads the records with from_ms <= time_ms < to_ms (and whatever earlier records a rule needs), reports each finding through fn, and issues settlement coupons (idempotently: a rerun over the same period issues nothing new). */
+int tg__hq_reconcile(const tg__hq_backend *be, tg__hq_db *db, int64_t from_ms, int64_t to_ms, int64_t now_ms, void (*fn)(void *ctx, const tg__hq_finding *f), void *ctx, char *why, size_t cap);
+
+#define TG__HQ_BUNDLE_COUPONS 10000 /* settlement coupons one bundle carries at most */
+struct json_t;
+/*
+ * Adds up to TG__HQ_BUNDLE_COUPONS pending settlement coupons of store (all
+ * stores for "*") to bundle (a jansson object) as
+ * "coupons":[{"member":ID,"token":"..."}], keeping coupons already there.
+ * Fills ids[0..*n) with their coupon ids (ids holds TG__HQ_BUNDLE_COUPONS)
+ * for tg__hq_settle_mark() once the bundle is stored. TG__HQ_OK or an error.
+ */
+int tg__hq_settle_embed(const tg__hq_backend *be, tg__hq_db *db, const char *store,
+                        struct json_t *bundle, int64_t *ids, int *n, char *why, size_t cap);
+/* Marks the n coupons published in bundle version; a rerun marks nothing twice. */
+int tg__hq_settle_mark(const tg__hq_backend *be, tg__hq_db *db, const int64_t *ids, int n,
+                       int64_t version, char *why, size_t cap);
+/*
+ * The UTC milliseconds of the store-local days from..to (YYYY-MM-DD,
+ * inclusive, at most TG__HQ_REPORT_DAYS_MAX days) in zone tz: [*from_ms, *to_ms).
+ * TG__HQ_OK or TG__HQ_BAD with why.
+ */
+int tg__hq_days_ms(const char *from, const char *to, const char *tz, int64_t *from_ms,
+                   int64_t *to_ms, char *why, size_t cap);
+
 /* ----- Command-line plumbing shared by the commands (hq_cli.c) ------------ */
 
 /* tillgroup-hq's exit codes; a command that finds work for an operator adds its own above 3. */
@@ -350,6 +421,9 @@ int tg__hq_read_options(int argc, char **argv, const char *cmd, const char *help
  * (the caller frees it) of *n bytes; NULL with why when it cannot.
  */
 char *tg__hq_read_file(const char *path, size_t max, size_t *n, char *why, size_t cap);
+
+/* tillgroup-hq reconcile (hq_cmd_reconcile.c): exit 0, or 4 when a finding needs an operator. */
+int tg__hq_cmd_reconcile(int argc, char **argv, const char *db);
 
 /* ----- The HTTP service (hq_http.c) --------------------------------------- */
 

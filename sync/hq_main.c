@@ -249,12 +249,15 @@ static int cmd_bundle(int argc, char **argv, const char *db) {
     json_decref(o);
     return code;
   }
-  int64_t version = 0;
+  int64_t version = 0, *coupons = malloc(TG__HQ_BUNDLE_COUPONS * sizeof *coupons);
   unsigned char pk[32], sk[64];
   char *body = NULL;
-  int rc = be->bundle_next(h, &version, why, sizeof why);
+  int n_coupons = 0, rc = be->bundle_next(h, &version, why, sizeof why);
   if (rc == TG__HQ_OK)
     rc = be->signing_key(h, pk, sk, why, sizeof why);
+  if (rc == TG__HQ_OK)
+    rc = coupons == NULL ? TG__HQ_NOMEM
+                         : tg__hq_settle_embed(be, h, store, o, coupons, &n_coupons, why, sizeof why);
   if (rc == TG__HQ_OK && (json_object_set_new(o, "version", json_integer(version)) != 0 ||
                           json_object_set_new(o, "store", json_string(store)) != 0 ||
                           add_coupon_key(o, sk) != 0 ||
@@ -266,11 +269,14 @@ static int cmd_bundle(int argc, char **argv, const char *db) {
     tg__bundle_sig_make(sk, body, strlen(body), sig);
     rc = be->bundle_put(h, version, store, body, strlen(body), sig, why, sizeof why);
   }
+  if (rc == TG__HQ_OK) /* after the bundle: a failure here sends the coupons again next time */
+    rc = tg__hq_settle_mark(be, h, coupons, n_coupons, version, why, sizeof why);
   sodium_memzero(sk, sizeof sk);
   if (rc != TG__HQ_OK)
     code = tg__hq_refused("bundle", rc, why);
   else
     printf("published bundle version %lld for store %s\n", (long long)version, store);
+  free(coupons);
   free(body);
   json_decref(o);
   be->close(h);
@@ -747,6 +753,7 @@ static const command commands[] = {
     {"terminals", cmd_terminals, "enrolled terminals and how far HQ holds their records"},
     {"load", cmd_load, "store exported records from a file, without HTTP"},
     {"report", cmd_report, "an HTML (or CSV) report of sales, joins, coupons and sync health"},
+    {"reconcile", tg__hq_cmd_reconcile, "coupon reuse, flash overuse; settle rebates and group buys"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
