@@ -54,7 +54,7 @@ typedef struct {
 /* A sale that may earn a settlement: a referral, or one group-buy line. */
 typedef struct {
   char store[TG__SYNC_ID_MAX + 1], terminal[TG__SYNC_ID_MAX + 1], receipt[RECEIPT_LEN];
-  int64_t epoch, seq, member, amount, qty, price, bundle;
+  int64_t epoch, seq, time_ms, member, amount, qty, price, bundle;
   uint32_t campaign;
 } candidate;
 
@@ -302,6 +302,7 @@ static candidate *add_candidate(pass *p, list *l, const tg__hq_stored *rec, cons
   put(c->receipt, sizeof c->receipt, receipt);
   c->epoch = rec->epoch;
   c->seq = rec->seq;
+  c->time_ms = rec->time_ms;
   c->campaign = campaign;
   c->member = member;
   return c;
@@ -497,7 +498,7 @@ static int settle(pass *p, const char *rule, const candidate *c, int64_t amount,
     return TG__HQ_OK;
   }
   tg__hq_coupon k = {.campaign = c->campaign, .kind = TG__COUPON_AMOUNT,
-                     .value = (uint32_t)amount, .from_ms = p->now_ms,
+                     .value = (uint32_t)amount, .from_ms = c->time_ms, /* earned then */
                      .until_ms = p->now_ms + SETTLE_VALID_MS, .single_use = 1};
   if (tg__hq_coupon_make(sk, &k, s.token, sizeof s.token) < 0) {
     snprintf(why, cap, "could not make the coupon for %s", about);

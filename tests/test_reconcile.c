@@ -430,6 +430,49 @@ static void the_next_bundle_carries_the_pending_coupons_and_marks_them(void **st
   assert_int_equal(p.n, 0);
 }
 
+/* A sale of MILK at price with codes; returns its total after what it took off. */
+static int64_t member_sale(fixture *f, int i, uint64_t n, const char *code, int64_t price,
+                           int *n_coupons) {
+  char uuid[TG_UUID_LEN + 1], receipt[TG_RECEIPT_MAX];
+  tg_sale *s;
+  tg_code c;
+  tg_totals tot;
+  tg_terminal *t = f->t[i];
+  tg_line line = {"MILK", "milk", 1000, price, 0, NULL};
+  tt_uuid(n, uuid);
+  TT_OK(t, tg_sale_begin(t, uuid, &s));
+  TT_OK(t, tg_sale_add_line(s, &line));
+  TT_OK(t, tg_sale_apply_code(s, code, strlen(code), &c));
+  *n_coupons = s->n_coupons;
+  TT_OK(t, tg_sale_get_totals(s, &tot));
+  TT_OK(t, tg_sale_add_tender(s, TG_TENDER_CASH, tot.total, NULL));
+  TT_OK(t, tg_sale_commit(s, receipt));
+  tg_sale_free(s);
+  return tot.total;
+}
+
+static void a_till_takes_the_bundle_and_spends_the_rebate_once(void **state) {
+  fixture *f = *state;
+  char why[TG__HQ_WHY_MAX], sig[TG__BUNDLE_SIG_TEXT], *body, code[TG__TOKEN_TEXT_MAX + 1];
+  int64_t version;
+  size_t len;
+  int n;
+  assert_int_equal(f->be->bundle_get(f->db, "S1", &version, &body, &len, sig, why, sizeof why),
+                   TG__HQ_OK);
+  TT_OK(f->t[S1T2], tg_bundle_apply(f->t[S1T2], body, len));
+  free(body);
+  /* member 1001 shops at S1/T2: the 8.00 rebate comes off without being scanned */
+  member_code(f, 1001, code);
+  assert_int_equal(member_sale(f, S1T2, 50, code, 3000, &n), 3000 - 800);
+  assert_int_equal(n, 1);
+  /* and only once */
+  assert_int_equal(member_sale(f, S1T2, 51, code, 3000, &n), 3000);
+  assert_int_equal(n, 0);
+  /* member 1003's group-buy difference, 5.00, waits for them too */
+  member_code(f, 1003, code);
+  assert_int_equal(member_sale(f, S1T2, 52, code, 3000, &n), 3000 - 500);
+}
+
 static void the_command_exits_4_when_an_operator_must_look(void **state) {
   fixture *f = *state;
   char cmd[9000], day[16], out[4200];
@@ -474,6 +517,7 @@ int main(void) {
       cmocka_unit_test(a_referral_earns_one_rebate_coupon_and_a_rerun_issues_nothing_new),
       cmocka_unit_test(a_group_buy_that_closed_cheaper_refunds_the_difference),
       cmocka_unit_test(the_next_bundle_carries_the_pending_coupons_and_marks_them),
+      cmocka_unit_test(a_till_takes_the_bundle_and_spends_the_rebate_once),
       cmocka_unit_test(the_command_exits_4_when_an_operator_must_look),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
