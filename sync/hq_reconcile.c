@@ -54,7 +54,7 @@ typedef struct {
 /* A sale that may earn a settlement: a referral, or one group-buy line. */
 typedef struct {
   char store[TG__SYNC_ID_MAX + 1], terminal[TG__SYNC_ID_MAX + 1], receipt[RECEIPT_LEN];
-  int64_t epoch, seq, time_ms, member, amount, qty, price, bundle;
+  int64_t epoch, seq, time_ms, member, amount, qty, price;
   uint32_t campaign;
 } candidate;
 
@@ -310,7 +310,7 @@ static candidate *add_candidate(pass *p, list *l, const tg__hq_stored *rec, cons
 
 static void read_sale(pass *p, const tg__hq_stored *rec, const json_t *o) {
   const char *receipt = text_of(o, "receipt");
-  int64_t member = int_of(o, "member"), bundle = int_of(o, "bundle");
+  int64_t member = int_of(o, "member");
   int in_period = rec->time_ms >= p->from_ms;
   size_t i;
   const json_t *e;
@@ -333,7 +333,6 @@ static void read_sale(pass *p, const tg__hq_stored *rec, const json_t *o) {
           (c = add_candidate(p, &p->group, rec, receipt, (uint32_t)campaign, member)) != NULL) {
         c->qty = qty;
         c->price = int_of(e, "price");
-        c->bundle = bundle;
       }
     }
   }
@@ -579,8 +578,8 @@ static int group_settlements(pass *p, const unsigned char sk[64], char *why, siz
   candidate *c = p->group.v;
   size_t n = p->group.n;
   int rc = TG__HQ_OK;
-  /* the final size per campaign: joined in the bundle plus distinct buyers HQ's count could not
-   * include (sales under that bundle's version or later) */
+  /* the size at close per campaign, at least: the larger of `joined` in the newest bundle and
+   * the distinct members who bought under it */
   candidate *sorted = n > 0 ? malloc(n * sizeof *sorted) : NULL;
   if (n > 0 && sorted == NULL) {
     snprintf(why, cap, "out of memory settling group buys");
@@ -592,17 +591,11 @@ static int group_settlements(pass *p, const unsigned char sk[64], char *why, siz
     qsort(sorted, n, sizeof *sorted, cmp_buyer);
   for (size_t i = 0; i < n && rc == TG__HQ_OK;) {
     const rule_info *r = group_rule(p, sorted[i].campaign);
-    int64_t size = r->joined;
+    int64_t buyers = 0, size;
     size_t j = i;
-    while (j < n && sorted[j].campaign == sorted[i].campaign) {
-      size_t m = j;
-      int counts = 0;
-      for (; m < n && sorted[m].campaign == sorted[j].campaign &&
-             sorted[m].member == sorted[j].member; m++)
-        counts |= sorted[m].bundle >= r->version;
-      size += counts;
-      j = m;
-    }
+    for (; j < n && sorted[j].campaign == sorted[i].campaign; j++)
+      buyers += j == i || sorted[j].member != sorted[j - 1].member;
+    size = buyers > r->joined ? buyers : r->joined;
     int64_t final = tier_price(r, size);
     /* each sale's lines of this campaign, in record order, give one coupon */
     for (size_t k = 0; k < n && rc == TG__HQ_OK;) {

@@ -5,6 +5,7 @@
  * TG_TEST_HQ names one (tests/run.sh). The tests run in order on one HQ.
  */
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -510,6 +511,45 @@ static void the_command_exits_4_when_an_operator_must_look(void **state) {
   tg__buf_free(&b);
 }
 
+/* Runs sql on the HQ database behind the back end's back. */
+static void raw_sql(const fixture *f, const char *sql) {
+  if (strncmp(f->spec, "sqlite:", 7) == 0) {
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->spec + 7, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+      fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return;
+  }
+  PGconn *c = PQconnectdb(f->spec);
+  assert_int_equal(PQstatus(c), CONNECTION_OK);
+  PGresult *r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    fail_msg("%s: %s", sql, PQerrorMessage(c));
+  PQclear(r);
+  PQfinish(c);
+}
+
+static void a_database_at_step_1_gains_the_settlement_table(void **state) {
+  fixture *f = *state;
+  char why[TG__HQ_WHY_MAX];
+  pending p;
+  f->be->close(f->db);
+  f->db = NULL;
+  /* what main's tillgroup-hq made: step 1 only */
+  raw_sql(f, strncmp(f->spec, "sqlite:", 7) == 0
+                 ? "DROP TABLE settlement; PRAGMA user_version = 1"
+                 : "DROP TABLE settlement; UPDATE hq_meta SET version = 1");
+  if (f->be->open(f->spec, &f->db, why, sizeof why) != TG__HQ_OK)
+    fail_msg("reopen: %s", why);
+  list_pending(f, &p);
+  assert_int_equal(p.n, 0);
+  findings all; /* the settlements are issued afresh into the new table */
+  reconcile(f, &all);
+  list_pending(f, &p);
+  assert_int_equal(p.n, 4);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_coupon_spent_at_two_stores_is_one_finding_naming_both),
@@ -519,6 +559,7 @@ int main(void) {
       cmocka_unit_test(the_next_bundle_carries_the_pending_coupons_and_marks_them),
       cmocka_unit_test(a_till_takes_the_bundle_and_spends_the_rebate_once),
       cmocka_unit_test(the_command_exits_4_when_an_operator_must_look),
+      cmocka_unit_test(a_database_at_step_1_gains_the_settlement_table),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
