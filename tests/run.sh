@@ -52,7 +52,7 @@ suite cli sh tests/cli.sh "$BUILD"
 suite report_browser sh tests/report_browser.sh "$BUILD"
 # The protocol suite and HQ's storage once more on PostgreSQL: a throwaway
 # cluster made by pg_virtualenv (postgresql-common), removed when it returns.
-for t in test_sync test_hq_store test_report; do
+for t in test_sync test_hq_store test_report test_reconcile; do
   [ -x "$BUILD/tests/$t" ] || continue
   suite "$t-postgresql" pg_virtualenv -t sh -c \
     "TG_TEST_HQ=postgresql:// TG_TEST_PG=postgresql:// $BUILD/tests/$t"
