@@ -16,7 +16,7 @@
 #define SETTLE_VALID_MS (30 * DAY_MS) /* settlement coupons are good for 30 days */
 #define LOOKBACK_MS (366 * DAY_MS)    /* the earliest record a rule reads: a year before to_ms */
 #define STORES_MAX 4096               /* stores whose bundles are read */
-#define ITEMS_MAX 20000000            /* entries of each in-memory list (redemptions, ...) */
+#define ITEMS_MAX 4000000             /* entries of each in-memory list (coupon uses, ...) */
 #define RECEIPT_LEN 48                /* TG_RECEIPT_MAX */
 
 /* What reconciliation needs of a flash or group-buy campaign of a store's newest bundle. */
@@ -71,6 +71,7 @@ typedef struct {
   store_info *stores;
   int n_stores;
   list uses, flash, referrals, group, refunded; /* refunded: receipts, RECEIPT_LEN each */
+  size_t *slots, n_slots; /* flash's index: entry + 1, 0 empty */
   int64_t unreadable;
   int failed; /* out of memory or a list over ITEMS_MAX */
   void (*fn)(void *ctx, const tg__hq_finding *f);
@@ -121,11 +122,17 @@ static void report(pass *p, const char *kind, int needs_operator, const char *st
 
 /* ----- The stores' newest bundles ------------------------------------------ */
 
+static int cmp_store(const void *a, const void *b) {
+  return strcmp(((const store_info *)a)->store, ((const store_info *)b)->store);
+}
+
+/* The store's entry; p->stores is kept sorted by store id. */
 static const store_info *store_of(const pass *p, const char *store) {
-  for (int i = 0; i < p->n_stores; i++)
-    if (strcmp(p->stores[i].store, store) == 0)
-      return &p->stores[i];
-  return NULL;
+  store_info key;
+  if (p->n_stores == 0)
+    return NULL;
+  put(key.store, sizeof key.store, store);
+  return bsearch(&key, p->stores, (size_t)p->n_stores, sizeof *p->stores, cmp_store);
 }
 
 static const rule_info *rule_of(const store_info *s, uint32_t id, tg__rule_type type) {
@@ -198,9 +205,8 @@ static int load_store(pass *p, const char *store, char *why, size_t cap) {
 
 static void on_terminal(void *ctx, const tg__hq_terminal *t) {
   pass *p = ctx;
-  for (int i = 0; i < p->n_stores; i++)
-    if (strcmp(p->stores[i].store, t->store) == 0)
-      return;
+  if (p->n_stores > 0 && strcmp(p->stores[p->n_stores - 1].store, t->store) == 0)
+    return; /* terminals come grouped by store */
   if (p->n_stores < STORES_MAX) {
     memset(&p->stores[p->n_stores], 0, sizeof p->stores[0]);
     put(p->stores[p->n_stores++].store, sizeof p->stores[0].store, t->store);
@@ -224,6 +230,7 @@ static int load_stores(pass *p, char *why, size_t cap) {
     snprintf(why, cap, "out of memory");
     return TG__HQ_NOMEM;
   }
+  qsort(p->stores, (size_t)n, sizeof *p->stores, cmp_store); /* the back end's collation aside */
   for (int i = 0; i < n; i++)
     put(names[i], sizeof names[i], p->stores[i].store);
   p->n_stores = 0;
@@ -272,17 +279,58 @@ static void add_use(pass *p, const tg__hq_stored *rec, const char *receipt, int6
   put(u->receipt, sizeof u->receipt, receipt);
 }
 
+static uint64_t flash_hash(const char *store, const char *terminal, uint32_t campaign) {
+  uint64_t h = 1469598103934665603ULL ^ campaign; /* FNV-1a, a separator between the parts */
+  for (const unsigned char *z = (const unsigned char *)store; *z != '\0'; z++)
+    h = (h ^ *z) * 1099511628211ULL;
+  h = (h ^ 0xff) * 1099511628211ULL;
+  for (const unsigned char *z = (const unsigned char *)terminal; *z != '\0'; z++)
+    h = (h ^ *z) * 1099511628211ULL;
+  return h;
+}
+
+/* The index slot (entry + 1, 0 empty) of a terminal's flash campaign, the index grown to
+ * twice the entries; NULL out of memory. */
+static size_t *flash_slot(pass *p, const char *store, const char *terminal, uint32_t campaign) {
+  const flash_sum *f = p->flash.v;
+  if ((p->flash.n + 1) * 2 > p->n_slots) {
+    size_t n = p->n_slots ? p->n_slots * 2 : 256;
+    size_t *slots = calloc(n, sizeof *slots);
+    if (slots == NULL) {
+      p->failed = 1;
+      return NULL;
+    }
+    for (size_t i = 0; i < p->flash.n; i++) {
+      size_t k = (size_t)(flash_hash(f[i].store, f[i].terminal, f[i].campaign) % n);
+      while (slots[k] != 0)
+        k = (k + 1) % n;
+      slots[k] = i + 1;
+    }
+    free(p->slots);
+    p->slots = slots;
+    p->n_slots = n;
+  }
+  size_t k = (size_t)(flash_hash(store, terminal, campaign) % p->n_slots);
+  for (; p->slots[k] != 0; k = (k + 1) % p->n_slots) {
+    const flash_sum *e = &f[p->slots[k] - 1];
+    if (e->campaign == campaign && strcmp(e->store, store) == 0 &&
+        strcmp(e->terminal, terminal) == 0)
+      break;
+  }
+  return &p->slots[k];
+}
+
 static void add_flash(pass *p, const tg__hq_stored *rec, uint32_t campaign, int64_t qty) {
   const rule_info *r = rule_of(store_of(p, rec->store), campaign, TG__RULE_FLASH);
   if (r == NULL || rec->time_ms < (r->from_ms > 0 ? r->from_ms : p->from_ms))
     return;
-  flash_sum *f = p->flash.v;
-  for (size_t i = 0; i < p->flash.n; i++) /* one entry per terminal and flash campaign */
-    if (f[i].campaign == campaign && strcmp(f[i].store, rec->store) == 0 &&
-        strcmp(f[i].terminal, rec->terminal) == 0) {
-      f[i].qty += qty;
-      return;
-    }
+  size_t *slot = flash_slot(p, rec->store, rec->terminal, campaign);
+  if (slot == NULL)
+    return;
+  if (*slot != 0) {
+    ((flash_sum *)p->flash.v)[*slot - 1].qty += qty;
+    return;
+  }
   flash_sum *n = list_add(p, &p->flash);
   if (n == NULL)
     return;
@@ -290,6 +338,7 @@ static void add_flash(pass *p, const tg__hq_stored *rec, uint32_t campaign, int6
   put(n->terminal, sizeof n->terminal, rec->terminal);
   n->campaign = campaign;
   n->qty = qty;
+  *slot = p->flash.n;
 }
 
 static candidate *add_candidate(pass *p, list *l, const tg__hq_stored *rec, const char *receipt,
@@ -686,6 +735,7 @@ int tg__hq_reconcile(const tg__hq_backend *be, tg__hq_db *db, int64_t from_ms, i
   free(p.stores);
   free(p.uses.v);
   free(p.flash.v);
+  free(p.slots);
   free(p.referrals.v);
   free(p.group.v);
   free(p.refunded.v);
