@@ -31,8 +31,8 @@ typedef struct {
   char path[N_TERMINALS][4300];
   char bundle[8192];
   int64_t start_ms, close_ms; /* when the sales were made; when the group buy closes */
-  char reused[2][TG_RECEIPT_MAX];
-  uint64_t reused_coupon;
+  char reused[2][TG_RECEIPT_MAX], refunded[TG_RECEIPT_MAX];
+  uint64_t reused_coupon, redeemed_coupon;
 } fixture;
 
 static const char *const ids[N_TERMINALS][2] = {{"S1", "T1"}, {"S1", "T2"}, {"S2", "T1"}};
@@ -173,6 +173,26 @@ static void trade(fixture *f) {
   sell(f->t[S1T1], 4, "TEA", 2000, 10000, m2, 1, receipt);
   sell(f->t[S1T2], 4, "TEA", 1000, 10000, m3, 1, receipt);
   sell(f->t[S2T1], 4, "TEA", 1500, 10000, m4, 1, receipt);
+  /* a second referred sale, refunded: it earns member 1002 nothing */
+  referral_code(f, 1002, code[0]);
+  sell(f->t[S2T1], 5, "MILK", 1000, 6000, ref, 1, f->refunded);
+  tg_sale *r;
+  char uuid[TG_UUID_LEN + 1];
+  tt_uuid(6, uuid);
+  TT_OK(f->t[S2T1], tg_refund_begin(f->t[S2T1], uuid, f->refunded, &r));
+  TT_OK(f->t[S2T1], tg_refund_add_all(r));
+  TT_OK(f->t[S2T1], tg_sale_commit(r, receipt));
+  tg_sale_free(r);
+  /* a coupon spent on a sale at S1/T1 and handed over again at S1/T2's counter */
+  tg__hq_coupon g = {.campaign = 12, .kind = TG__COUPON_AMOUNT, .value = 300,
+                     .from_ms = f->start_ms - HOUR_MS, .until_ms = f->start_ms + DAY_MS,
+                     .single_use = 1};
+  assert_true(tg__hq_coupon_make(f->hq_sk, &g, token, sizeof token) > 0);
+  f->redeemed_coupon = g.id;
+  sell(f->t[S1T1], 7, "MILK", 1000, 2000, coupon, 1, receipt);
+  tg_code out;
+  tt_uuid(7, uuid);
+  TT_OK(f->t[S1T2], tg_coupon_redeem(f->t[S1T2], uuid, token, strlen(token), &out));
   for (int i = 0; i < N_TERMINALS; i++)
     upload(f, i);
 }
@@ -289,7 +309,19 @@ static void a_coupon_spent_at_two_stores_is_one_finding_naming_both(void **state
   const tg__hq_finding *got[4];
   char coupon[32];
   reconcile(f, &all);
-  assert_int_equal(of_kind(&all, "coupon_reused", got, 4), 1);
+  assert_int_equal(of_kind(&all, "coupon_reused", got, 4), 2); /* ordered by coupon id */
+  if (f->redeemed_coupon < f->reused_coupon) {
+    const tg__hq_finding *x = got[0];
+    got[0] = got[1];
+    got[1] = x;
+  }
+  /* the other: spent on a sale at S1/T1, redeemed at S1/T2's counter */
+  snprintf(coupon, sizeof coupon, "coupon %llu ", (unsigned long long)f->redeemed_coupon);
+  assert_non_null(strstr(got[1]->what, coupon));
+  assert_string_equal(got[1]->store, "S1");
+  assert_non_null(strstr(got[1]->what, "S1/T1 receipt S1-T1-"));
+  assert_non_null(strstr(got[1]->what, "S1/T2 redeem seq "));
+  assert_non_null(strstr(got[1]->what, " 300"));
   assert_int_equal(got[0]->needs_operator, 1);
   assert_string_equal(got[0]->store, ""); /* two stores: chain-wide */
   snprintf(coupon, sizeof coupon, "coupon %llu ", (unsigned long long)f->reused_coupon);
@@ -327,6 +359,10 @@ static void a_referral_earns_one_rebate_coupon_and_a_rerun_issues_nothing_new(vo
   assert_string_equal(got[0]->store, "S1");
   assert_string_equal(got[0]->terminal, "T1");
   assert_non_null(strstr(got[0]->what, "member 1001, 800 off"));
+  assert_int_equal(of_kind(&all, "referral_refunded", got, 4), 1);
+  assert_non_null(strstr(got[0]->what, f->refunded));
+  assert_non_null(strstr(got[0]->what, "member 1002 earns no rebate"));
+  assert_int_equal(got[0]->needs_operator, 0);
   list_pending(f, &before);
   const tg__hq_settlement *s = settlement_for(&before, 1001);
   assert_string_equal(s->rule, "referral_rebate");
