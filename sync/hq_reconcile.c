@@ -72,6 +72,7 @@ typedef struct {
   int n_stores;
   list uses, flash, referrals, group, refunded; /* refunded: receipts, RECEIPT_LEN each */
   size_t *slots, n_slots; /* flash's index: entry + 1, 0 empty */
+  int64_t bad_version;    /* the last bundle version terminals would refuse */
   int64_t unreadable;
   int failed; /* out of memory or a list over ITEMS_MAX */
   void (*fn)(void *ctx, const tg__hq_finding *f);
@@ -163,6 +164,21 @@ static int load_store(pass *p, const char *store, char *why, size_t cap) {
     return TG__HQ_OK;
   if (rc != TG__HQ_OK)
     return rc;
+  for (int i = 0; i < p->n_stores - 1; i++) /* the all-stores bundle is read once */
+    if (p->stores[i].version == version || (version == p->bad_version && version > 0)) {
+      free(body);
+      if (version == p->bad_version)
+        return TG__HQ_OK;
+      s->version = version;
+      s->n = p->stores[i].n;
+      if ((s->rules = malloc((size_t)(s->n ? s->n : 1) * sizeof *s->rules)) == NULL) {
+        snprintf(why, cap, "out of memory reading bundle %lld", (long long)version);
+        return TG__HQ_NOMEM;
+      }
+      if (s->n > 0)
+        memcpy(s->rules, p->stores[i].rules, (size_t)s->n * sizeof *s->rules);
+      return TG__HQ_OK;
+    }
   tg__bundle *b = NULL;
   int prc = tg__bundle_parse(body, n, &b, reason, sizeof reason);
   free(body);
@@ -174,6 +190,7 @@ static int load_store(pass *p, const char *store, char *why, size_t cap) {
     snprintf(what, sizeof what, "bundle %lld for %s is refused by terminals, so its quotas are "
              "unknown: %.150s", (long long)version, store, reason);
     report(p, "bundle_unreadable", 1, store, "", what);
+    p->bad_version = version;
     return TG__HQ_OK;
   }
   s->version = version;

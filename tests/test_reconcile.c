@@ -586,6 +586,27 @@ static void a_database_at_step_1_gains_the_settlement_table(void **state) {
   assert_int_equal(p.n, 4);
 }
 
+static void a_bundle_terminals_would_refuse_is_for_an_operator(void **state) {
+  fixture *f = *state;
+  char why[TG__HQ_WHY_MAX];
+  const char *bad = "{\"format\":1,\"version\":9,\"store\":\"S2\",\"colour\":1}";
+  findings all;
+  const tg__hq_finding *got[4];
+  int64_t version;
+  assert_int_equal(f->be->bundle_next(f->db, &version, why, sizeof why), TG__HQ_OK);
+  assert_int_equal(f->be->bundle_put(f->db, version, "S2", bad, strlen(bad), "x", why,
+                                     sizeof why),
+                   TG__HQ_OK);
+  reconcile(f, &all);
+  assert_int_equal(of_kind(&all, "bundle_unreadable", got, 4), 1);
+  assert_string_equal(got[0]->store, "S2");
+  assert_int_equal(got[0]->needs_operator, 1);
+  assert_non_null(strstr(got[0]->what, "unknown field \"colour\""));
+  /* S2's flash sales are not judged without a readable lease; S1's still are */
+  assert_int_equal(of_kind(&all, "flash_over_quota", got, 4), 1);
+  assert_string_equal(got[0]->store, "S1");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_coupon_spent_at_two_stores_is_one_finding_naming_both),
@@ -596,6 +617,7 @@ int main(void) {
       cmocka_unit_test(a_till_takes_the_bundle_and_spends_the_rebate_once),
       cmocka_unit_test(the_command_exits_4_when_an_operator_must_look),
       cmocka_unit_test(a_database_at_step_1_gains_the_settlement_table),
+      cmocka_unit_test(a_bundle_terminals_would_refuse_is_for_an_operator),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
