@@ -243,8 +243,13 @@ typedef struct {
   int (*settle_pending)(tg__hq_db *db, const char *store, int max,
                         void (*fn)(void *ctx, const tg__hq_settlement *s), void *ctx, char *why,
                         size_t cap);
-  /* Marks the pending settlement of coupon published in bundle version. */
-  int (*settle_published)(tg__hq_db *db, int64_t coupon, int64_t version, char *why, size_t cap);
+  /*
+   * bundle_put, and marking the pending settlements of coupons[0..n_coupons)
+   * published in that version, in one transaction: both or neither.
+   */
+  int (*bundle_put_settled)(tg__hq_db *db, int64_t version, const char *store, const char *body,
+                            size_t n, const char *sig, const int64_t *coupons, int n_coupons,
+                            char *why, size_t cap);
 } tg__hq_backend;
 
 extern const tg__hq_backend tg__hq_sqlite;   /* hq_sqlite.c: "sqlite:PATH" */
@@ -368,13 +373,10 @@ struct json_t;
  * stores for "*") to bundle (a jansson object) as
  * "coupons":[{"member":ID,"token":"..."}], keeping coupons already there.
  * Fills ids[0..*n) with their coupon ids (ids holds TG__HQ_BUNDLE_COUPONS)
- * for tg__hq_settle_mark() once the bundle is stored. TG__HQ_OK or an error.
+ * for be->bundle_put_settled(). TG__HQ_OK or an error.
  */
 int tg__hq_settle_embed(const tg__hq_backend *be, tg__hq_db *db, const char *store,
                         struct json_t *bundle, int64_t *ids, int *n, char *why, size_t cap);
-/* Marks the n coupons published in bundle version; a rerun marks nothing twice. */
-int tg__hq_settle_mark(const tg__hq_backend *be, tg__hq_db *db, const int64_t *ids, int n,
-                       int64_t version, char *why, size_t cap);
 /*
  * The UTC milliseconds of the store-local days from..to (YYYY-MM-DD,
  * inclusive, at most TG__HQ_REPORT_DAYS_MAX days) in zone tz: [*from_ms, *to_ms).

@@ -267,10 +267,9 @@ static int cmd_bundle(int argc, char **argv, const char *db) {
   }
   if (rc == TG__HQ_OK) {
     tg__bundle_sig_make(sk, body, strlen(body), sig);
-    rc = be->bundle_put(h, version, store, body, strlen(body), sig, why, sizeof why);
+    rc = be->bundle_put_settled(h, version, store, body, strlen(body), sig, coupons, n_coupons,
+                                why, sizeof why);
   }
-  if (rc == TG__HQ_OK) /* after the bundle: a failure here sends the coupons again next time */
-    rc = tg__hq_settle_mark(be, h, coupons, n_coupons, version, why, sizeof why);
   sodium_memzero(sk, sizeof sk);
   if (rc != TG__HQ_OK)
     code = tg__hq_refused("bundle", rc, why);

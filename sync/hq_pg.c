@@ -752,7 +752,8 @@ static int hq_bundle_next(tg__hq_db *h, int64_t *version, char *why, size_t cap)
   return rc;
 }
 
-static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const char *body,
+/* Inserts a bundle, inside whatever transaction is open. */
+static int bundle_insert(tg__hq_db *h, int64_t version, const char *store, const char *body,
                          size_t n, const char *sig, char *why, size_t cap) {
   char ver[24], now[24];
   if (n > (size_t)TG__SYNC_BUNDLE_MAX) {
@@ -761,9 +762,7 @@ static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const
   }
   const char *v[5] = {i64(ver, version), store, n > 0 ? body : "", sig, i64(now, tg__hq_now_ms())};
   const int len[5] = {0, 0, (int)n, 0, 0}, fmt[5] = {0, 0, 1, 0, 0};
-  int rc = ready(h, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
+  int rc;
   PGresult *res = PQexecParams(h->conn,
                                "INSERT INTO bundle(version, store, body, signature, published_ms)"
                                " VALUES($1, $2, $3, $4, $5)",
@@ -776,6 +775,12 @@ static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const
   if ((rc = check(h, res, "could not store the bundle", why, cap)) == TG__HQ_OK)
     PQclear(res);
   return rc;
+}
+
+static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const char *body,
+                         size_t n, const char *sig, char *why, size_t cap) {
+  int rc = ready(h, why, cap);
+  return rc == TG__HQ_OK ? bundle_insert(h, version, store, body, n, sig, why, cap) : rc;
 }
 
 static int hq_bundle_get(tg__hq_db *h, const char *store, int64_t *version, char **body, size_t *n,
@@ -953,16 +958,36 @@ static int hq_settle_pending(tg__hq_db *h, const char *store, int max,
   return TG__HQ_OK;
 }
 
-static int hq_settle_published(tg__hq_db *h, int64_t coupon, int64_t version, char *why,
-                               size_t cap) {
-  char a[24], b[24];
-  const char *v[2] = {i64(a, coupon), i64(b, version)};
+static int hq_bundle_put_settled(tg__hq_db *h, int64_t version, const char *store,
+                                 const char *body, size_t n, const char *sig,
+                                 const int64_t *coupons, int n_coupons, char *why, size_t cap) {
+  char ver[24], *ids = malloc((size_t)n_coupons * 21 + 3); /* "{1,2,...}" */
+  size_t at = 0;
+  if (ids == NULL) {
+    snprintf(why, cap, "out of memory");
+    return TG__HQ_NOMEM;
+  }
+  ids[at++] = '{';
+  for (int i = 0; i < n_coupons; i++)
+    at += (size_t)snprintf(ids + at, 22, "%s%lld", i > 0 ? "," : "", (long long)coupons[i]);
+  ids[at++] = '}';
+  ids[at] = '\0';
+  const char *v[2] = {ids, i64(ver, version)};
   int rc = ready(h, why, cap);
   if (rc == TG__HQ_OK)
+    rc = exec(h, "BEGIN", "could not start a transaction", why, cap);
+  if (rc == TG__HQ_OK)
+    rc = bundle_insert(h, version, store, body, n, sig, why, cap);
+  if (rc == TG__HQ_OK && n_coupons > 0)
     rc = run(h,
              "UPDATE settlement SET state = 'published', bundle_version = $2"
-             " WHERE coupon = $1 AND state = 'pending-bundle'",
-             2, v, "could not mark the settlement published", NULL, why, cap);
+             " WHERE coupon = ANY($1::bigint[]) AND state = 'pending-bundle'",
+             2, v, "could not mark the settlements published", NULL, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = exec(h, "COMMIT", "could not commit the bundle", why, cap);
+  if (rc != TG__HQ_OK)
+    rollback(h);
+  free(ids);
   return rc;
 }
 
@@ -984,5 +1009,5 @@ const tg__hq_backend tg__hq_postgres = {
     .records = hq_records,
     .settle_add = hq_settle_add,
     .settle_pending = hq_settle_pending,
-    .settle_published = hq_settle_published,
+    .bundle_put_settled = hq_bundle_put_settled,
 };

@@ -48,11 +48,3 @@ int tg__hq_settle_embed(const tg__hq_backend *be, tg__hq_db *db, const char *sto
   *n = e.n;
   return rc;
 }
-
-int tg__hq_settle_mark(const tg__hq_backend *be, tg__hq_db *db, const int64_t *ids, int n,
-                       int64_t version, char *why, size_t cap) {
-  int rc = TG__HQ_OK;
-  for (int i = 0; i < n && rc == TG__HQ_OK; i++)
-    rc = be->settle_published(db, ids[i], version, why, cap);
-  return rc;
-}

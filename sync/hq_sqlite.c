@@ -859,14 +859,28 @@ static int hq_settle_pending(tg__hq_db *h, const char *store, int max,
                            : db_fail(h, rc, "could not read the pending settlements", why, cap);
 }
 
-static int hq_settle_published(tg__hq_db *h, int64_t coupon, int64_t version, char *why,
-                               size_t cap) {
-  sqlite3_stmt *st = stmt(h, ST_SETTLE_PUBLISHED, why, cap);
-  if (st == NULL)
-    return stmt_rc(h);
-  sqlite3_bind_int64(st, 1, coupon);
-  sqlite3_bind_int64(st, 2, version);
-  return step_done(h, st, "could not mark the settlement published", why, cap);
+static int hq_bundle_put_settled(tg__hq_db *h, int64_t version, const char *store,
+                                 const char *body, size_t n, const char *sig,
+                                 const int64_t *coupons, int n_coupons, char *why, size_t cap) {
+  int rc = exec_id(h, ST_BEGIN, "could not start a transaction", why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  rc = hq_bundle_put(h, version, store, body, n, sig, why, cap);
+  for (int i = 0; i < n_coupons && rc == TG__HQ_OK; i++) {
+    sqlite3_stmt *st = stmt(h, ST_SETTLE_PUBLISHED, why, cap);
+    if (st == NULL) {
+      rc = stmt_rc(h);
+      break;
+    }
+    sqlite3_bind_int64(st, 1, coupons[i]);
+    sqlite3_bind_int64(st, 2, version);
+    rc = step_done(h, st, "could not mark the settlement published", why, cap);
+  }
+  if (rc == TG__HQ_OK)
+    rc = exec_id(h, ST_COMMIT, "could not commit the bundle", why, cap);
+  if (rc != TG__HQ_OK)
+    rollback(h);
+  return rc;
 }
 
 /* The SQLite back end (hq.h): one connection per tg__hq_db. */
@@ -887,5 +901,5 @@ const tg__hq_backend tg__hq_sqlite = {
     .records = hq_records,
     .settle_add = hq_settle_add,
     .settle_pending = hq_settle_pending,
-    .settle_published = hq_settle_published,
+    .bundle_put_settled = hq_bundle_put_settled,
 };

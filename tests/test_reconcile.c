@@ -430,6 +430,12 @@ static void the_next_bundle_carries_the_pending_coupons_and_marks_them(void **st
   json_t *c = json_array_get(json_object_get(o, "coupons"), 0);
   assert_int_equal(json_integer_value(json_object_get(c, "member")), 1004);
   json_decref(o);
+  /* a bundle that cannot be stored (its version exists) marks nothing */
+  assert_int_equal(f->be->bundle_put_settled(f->db, 1, "S2", "{}", 2, "x", coupons, n, why,
+                                             sizeof why),
+                   TG__HQ_REUSED);
+  list_pending(f, &p);
+  assert_int_equal(p.n, 4);
   /* bundle publish for every store, through the command */
   char path[4200], cmd[9000];
   snprintf(path, sizeof path, "%s/bundle.json", f->dir);
