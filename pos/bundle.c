@@ -882,7 +882,7 @@ static int read_rules(reader *r, json_t *a, tg__bundle *b) {
 static int read_bundle(reader *r, json_t *root, tg__bundle *b) {
   static const char *const keys[] = {"format", "version", "store",   "invite",  "points",
                                      "keys",   "tiers",   "members", "revoked", "campaigns",
-                                     NULL};
+                                     "coupons", NULL};
   json_t *o, *a, *v;
   const char *store;
   size_t i, n;
@@ -930,7 +930,9 @@ static int read_bundle(reader *r, json_t *root, tg__bundle *b) {
       (rc = get_array(r, root, "", "revoked", 0, 0, TG__BUNDLE_REVOKED, &a)) != 0 ||
       (a != NULL && (rc = read_revoked(r, a, b)) != 0) ||
       (rc = get_array(r, root, "", "campaigns", 0, 0, TG__BUNDLE_RULES, &a)) != 0 ||
-      (a != NULL && (rc = read_rules(r, a, b)) != 0))
+      (a != NULL && (rc = read_rules(r, a, b)) != 0) ||
+      (rc = get_array(r, root, "", "coupons", 0, 0, TG__BUNDLE_COUPONS, &a)) != 0 ||
+      (a != NULL && (rc = tg__bundle_coupons_read(a, b, r->why, r->why_len)) != 0))
     return rc;
   return 0;
 }
@@ -987,6 +989,7 @@ void tg__bundle_free(tg__bundle *b) {
   tg__free(b->rules);
   tg__free(b->members);
   tg__free(b->revoked);
+  tg__free(b->coupons);
   tg__free(b);
 }
 

@@ -16,13 +16,14 @@ void tg__bundle_unload(tg_terminal *t) {
   t->bundle_loaded = 0;
 }
 
-/* The bundle's JSON without its members and revocations, which have tables. */
+/* The bundle's JSON without its members, revocations and coupons, which have tables. */
 static int rules_text(tg_terminal *t, const char *json, size_t len, char **out) {
   json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
   *out = NULL;
   if (root != NULL) {
     json_object_del(root, "members");
     json_object_del(root, "revoked");
+    json_object_del(root, "coupons"); /* kept in member_coupon */
     *out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
   }
@@ -120,7 +121,8 @@ int tg_bundle_apply(tg_terminal *t, const char *json, size_t len) {
     rc = tg__fail(t, TG_EBUNDLE, "bundle version %lld is older than version %lld in force",
                   (long long)b->version, (long long)current);
   if (rc == 0 && b->version > current &&
-      ((rc = store_people(t, b)) != 0 || (rc = store_bundle(t, b, rules)) != 0))
+      ((rc = store_people(t, b)) != 0 || (rc = tg__bundle_coupons_store(t, b)) != 0 ||
+       (rc = store_bundle(t, b, rules)) != 0))
     tg__txn_rollback(t, nested);
   else if (rc != 0)
     tg__txn_rollback(t, nested);

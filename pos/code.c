@@ -70,8 +70,12 @@ int tg__coupon_judge(tg_terminal *t, const tg__token *c, uint64_t member, const 
     return rc;
   const tg__rule *r = b != NULL ? tg__bundle_rule(b, c->campaign_id) : NULL;
   int welcome = r != NULL && r->type == TG__RULE_WELCOME;
-  if (r == NULL || (r->type != TG__RULE_COUPON && !welcome) ||
-      !tg__rule_active(r, tg__now_ms(), member))
+  /* HQ's settlement coupons carry the campaign they settle (a referral, a group buy): no lease
+   * bounds them, HQ issued each for one member and reconciles their use */
+  int settlement = r != NULL && c->key_id == TG__SETTLEMENT_KEY_ID &&
+                   (r->type == TG__RULE_REFERRAL || r->type == TG__RULE_GROUP_BUY);
+  if (r == NULL || (r->type != TG__RULE_COUPON && !welcome && !settlement) ||
+      (!settlement && !tg__rule_active(r, tg__now_ms(), member)))
     return tg__fail(t, TG_ECAMPAIGN, "coupon %llu: campaign %u is not running at this store%s",
                     (unsigned long long)c->coupon_id, c->campaign_id,
                     r != NULL && r->members_only ? " for buyers without a member code" : "");
@@ -90,8 +94,8 @@ int tg__coupon_judge(tg_terminal *t, const tg__token *c, uint64_t member, const 
                             (unsigned long long)c->coupon_id)
                  : tg__fail(t, TG_EREVOKED, "coupon %llu was withdrawn by head office",
                             (unsigned long long)c->coupon_id);
-  if (welcome)
-    return 0; /* single use, no lease: one coupon per new member */
+  if (welcome || settlement)
+    return 0; /* single use, no lease: one coupon per new member, or per settled sale */
   if ((rc = tg__usage_coupon_count(t, r->id, r->lease, 0, &n)) != 0)
     return rc;
   if (n >= r->quota)

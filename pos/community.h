@@ -17,6 +17,8 @@
 #define TG__RULE_WINDOWS 8                /* time windows of a flash sale */
 #define TG__TAGS_MAX 128                  /* bytes: a member's tags, comma-separated */
 #define TG__URL_MAX 128                   /* the invite URL prefix */
+#define TG__BUNDLE_COUPONS 10000          /* settlement coupons HQ sends to members in one bundle */
+#define TG__SETTLEMENT_KEY_ID 0x4851      /* HQ's coupon key id (sync/hq.h TG__HQ_COUPON_KEY_ID) */
 
 typedef enum {
   TG__RULE_WELCOME = 1, /* a new member's first purchase issues a coupon */
@@ -96,6 +98,14 @@ typedef struct {
   int is_new;                  /* joined and not yet bought: earns the welcome coupon */
 } tg__member;
 
+/* A coupon HQ settled for a member (a referral rebate, a group-buy difference), waiting for
+ * the member's code to be scanned on a sale. */
+typedef struct {
+  uint64_t member;                     /* 1..2^53-1 */
+  uint64_t coupon;                     /* the token's coupon id */
+  char token[TG__TOKEN_TEXT_MAX + 1];  /* Base45, proven by the bundle's coupon keys */
+} tg__bundle_coupon;
+
 typedef struct tg__bundle {
   int64_t version;             /* > 0; a terminal takes only a newer version */
   char store[TG_ID_MAX + 1];   /* the store it is for, or "*" for every store */
@@ -116,6 +126,8 @@ typedef struct tg__bundle {
   int n_members;
   uint64_t *revoked;           /* coupon ids, ascending */
   int n_revoked;
+  tg__bundle_coupon *coupons;  /* in the bundle's order */
+  int n_coupons;
 } tg__bundle;
 
 /* Parses and validates bundle JSON (at most TG__BUNDLE_MAX bytes). On success
@@ -243,6 +255,21 @@ int tg__keys_current(tg_terminal *t, const tg__token_key **keys, int *n);
 int tg__member_find(tg_terminal *t, uint64_t id, tg__member *out);
 /* Frees what t keeps of the bundle. */
 void tg__bundle_unload(tg_terminal *t);
+
+/* ----- bundle_coupons.c: settlement coupons HQ sends to members ----- */
+struct json_t;
+/* Reads the bundle's "coupons" array a (at most TG__BUNDLE_COUPONS entries of
+ * {"member", "token"}, no other key; each token a coupon proven by b's keys,
+ * which must be read already) into b. 0, TG_EBUNDLE with why, or TG_ENOMEM. */
+int tg__bundle_coupons_read(struct json_t *a, tg__bundle *b, char *why, size_t why_len);
+/* Keeps b's coupons in the terminal's database (inside the caller's transaction); a coupon
+ * already kept from an earlier bundle is kept once. */
+int tg__bundle_coupons_store(tg_terminal *t, const tg__bundle *b);
+/* Copies the tokens of at most max coupons waiting for member (oldest first; none that a
+ * record other than the sale with uuid, 16 bytes, spent) into tokens[i]
+ * (TG__TOKEN_TEXT_MAX + 1 bytes each) and sets *n. 0 or an error code. */
+int tg__member_coupons(tg_terminal *t, uint64_t member, const unsigned char *uuid,
+                       char (*tokens)[TG__TOKEN_TEXT_MAX + 1], int max, int *n);
 
 /* ----- usage.c: what this terminal gave out offline ----- */
 /* 1 when coupon id is revoked by the bundle or already spent here as single

@@ -12,7 +12,7 @@
 #error "tillgroup needs a compiler with 128-bit integers for exact money arithmetic"
 #endif
 
-#define TG_SCHEMA_VERSION 4
+#define TG_SCHEMA_VERSION 5
 #define TG_APPLICATION_ID 0x54474c31 /* "TGL1" in the SQLite header */
 #define TG_DETAIL_MAX 256
 #define TG_DIGEST_LEN 16

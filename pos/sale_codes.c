@@ -15,6 +15,36 @@ static int check_spend(tg_sale *s) {
   return rc == TG_EEMPTY ? 0 : rc;
 }
 
+static int apply_coupon(tg_sale *s, const tg__token *k);
+
+/* 1 for an error of the terminal itself (memory, disk, database), not of a code. */
+static int terminal_error(int rc) { return rc <= TG_ENOMEM && rc >= TG_ECANTOPEN; }
+
+/* Applies the coupons HQ settled for the member just put on s, as if scanned; one the sale
+ * cannot take (spent, expired, wrong store, too many, minimum spend) is left waiting. */
+static int apply_waiting(tg_sale *s) {
+  char tokens[TG__SALE_COUPONS][TG__TOKEN_TEXT_MAX + 1];
+  tg_code c;
+  tg__token k;
+  int n, before = s->n_coupons, rc = tg__member_coupons(s->t, s->member, s->uuid, tokens,
+                                                        TG__SALE_COUPONS, &n);
+  for (int i = 0; rc == 0 && i < n && s->n_coupons < TG__SALE_COUPONS; i++) {
+    rc = tg__code_read(s->t, tokens[i], strlen(tokens[i]), &c, &k);
+    if (rc == TG_ESPENT && tg__usage_spent_by(s->t, k.coupon_id, s->uuid) == 1)
+      s->coupons[s->n_coupons++] = k; /* a retry of the sale that spent it: commit answers it */
+    else if (rc == 0 && c.kind == TG_CODE_COUPON)
+      rc = apply_coupon(s, &k);
+    if (!terminal_error(rc))
+      rc = 0;
+  }
+  if (rc != 0) { /* as before the member was scanned */
+    s->n_coupons = before;
+    s->member = 0;
+    s->member_tier = s->member_new = 0;
+  }
+  return rc;
+}
+
 static int apply_member(tg_sale *s, const tg_code *c) {
   tg_terminal *t = s->t;
   const tg__rule *rule;
@@ -38,7 +68,7 @@ static int apply_member(tg_sale *s, const tg_code *c) {
   s->member = c->member;
   s->member_tier = c->tier;
   s->member_new = rc == 1 && m.is_new;
-  return 0;
+  return apply_waiting(s);
 }
 
 static int apply_coupon(tg_sale *s, const tg__token *k) {

@@ -100,6 +100,11 @@ static const char *const migrations[TG_SCHEMA_VERSION] = {
     " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, queued_ms INTEGER NOT NULL,"
     " printed_ms INTEGER);"
     "CREATE INDEX print_job_waiting ON print_job(id) WHERE printed_ms IS NULL;",
+    /* 4 -> 5: coupons HQ settled for members (referral rebates, group-buy differences),
+     * kept from the bundle that brought them until the member's code is scanned on a sale. */
+    "CREATE TABLE member_coupon(coupon INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+    " token TEXT NOT NULL, bundle INTEGER NOT NULL);"
+    "CREATE INDEX member_coupon_member ON member_coupon(member);",
 };
 
 static const char *const stmt_sql[TG__ST_COUNT] = {

@@ -251,6 +251,28 @@ typedef struct {
   int64_t count_before, count_after, fetched;
   char flags[TG__HQ_WHY_MAX]; /* "" all well, else the flags, comma-separated, and why */
 } tg__hq_nightly_row;
+#define TG__HQ_TOKEN_MAX 241 /* a coupon token's Base45 text and its NUL */
+
+/*
+ * One settlement coupon HQ issued (hq_reconcile.c): the rule and the source
+ * record it settles (UNIQUE together, so a rerun issues nothing twice), the
+ * member it is for and the coupon. state is "pending-bundle" until a bundle
+ * carries it, then "published" with that bundle's version.
+ */
+typedef struct {
+  char rule[24];                   /* "referral_rebate", "group_buy_refund" */
+  char store[TG__SYNC_ID_MAX + 1]; /* the source record's terminal */
+  char terminal[TG__SYNC_ID_MAX + 1];
+  int64_t epoch, seq;
+  uint32_t campaign;               /* the campaign settled; also the coupon's campaign */
+  int64_t member;                  /* who receives the coupon */
+  int64_t amount;                  /* minor units off */
+  int64_t coupon;                  /* the coupon id */
+  char token[TG__HQ_TOKEN_MAX];    /* Base45 */
+  int64_t made_ms;
+  char state[16];                  /* "pending-bundle" or "published" */
+  int64_t bundle_version;          /* 0 while pending */
+} tg__hq_settlement;
 
 /* One back end: each function returns a tg__hq_rc and writes a reason into why. */
 typedef struct {
@@ -351,6 +373,26 @@ typedef struct {
   /* Calls fn with each terminal's latest nightly result, ordered by store and terminal. */
   int (*nightly_last)(tg__hq_db *db, void (*fn)(void *ctx, const tg__hq_nightly_row *row),
                       void *ctx, char *why, size_t cap);
+  /*
+   * Stores s (state pending-bundle) unless a settlement of the same rule,
+   * source record and campaign exists: then *added is 0 and s is
+   * overwritten with the stored one (its coupon, token, state, version).
+   */
+  int (*settle_add)(tg__hq_db *db, tg__hq_settlement *s, int *added, char *why, size_t cap);
+  /*
+   * Calls fn for at most max pending settlements whose source store is
+   * store (every store for "*"), oldest first.
+   */
+  int (*settle_pending)(tg__hq_db *db, const char *store, int max,
+                        void (*fn)(void *ctx, const tg__hq_settlement *s), void *ctx, char *why,
+                        size_t cap);
+  /*
+   * bundle_put, and marking the pending settlements of coupons[0..n_coupons)
+   * published in that version, in one transaction: both or neither.
+   */
+  int (*bundle_put_settled)(tg__hq_db *db, int64_t version, const char *store, const char *body,
+                            size_t n, const char *sig, const int64_t *coupons, int n_coupons,
+                            char *why, size_t cap);
 } tg__hq_backend;
 
 /* Frees what join filled. Accepts a zeroed out. */
@@ -567,6 +609,36 @@ typedef struct {
  */
 int tg__hq_coupon_make(const unsigned char hq_sk[64], tg__hq_coupon *c, char *out, size_t cap);
 
+/* ----- Reconciliation and settlements (hq_reconcile.c, hq_settle_bundle.c) -- */
+
+typedef struct {
+  char kind[24];        /* "coupon_reused", "flash_over_quota", "referral_rebate", "group_buy_refund", ... */
+  int needs_operator;   /* 1: an operator must look; 0: settled automatically */
+  char store[13], terminal[13]; /* where ("" when chain-wide) */
+  char what[256];       /* one line an operator reads: who, where, how much, which coupon */
+} tg__hq_finding;
+/* Reads the records with from_ms <= time_ms < to_ms (and whatever earlier records a rule needs), reports each finding through fn, and issues settlement coupons (idempotently: a rerun over the same period issues nothing new). */
+int tg__hq_reconcile(const tg__hq_backend *be, tg__hq_db *db, int64_t from_ms, int64_t to_ms, int64_t now_ms, void (*fn)(void *ctx, const tg__hq_finding *f), void *ctx, char *why, size_t cap);
+
+#define TG__HQ_BUNDLE_COUPONS 10000 /* settlement coupons one bundle carries at most */
+struct json_t;
+/*
+ * Adds up to TG__HQ_BUNDLE_COUPONS pending settlement coupons of store (all
+ * stores for "*") to bundle (a jansson object) as
+ * "coupons":[{"member":ID,"token":"..."}], keeping coupons already there.
+ * Fills ids[0..*n) with their coupon ids (ids holds TG__HQ_BUNDLE_COUPONS)
+ * for be->bundle_put_settled(). TG__HQ_OK or an error.
+ */
+int tg__hq_settle_embed(const tg__hq_backend *be, tg__hq_db *db, const char *store,
+                        struct json_t *bundle, int64_t *ids, int *n, char *why, size_t cap);
+/*
+ * The UTC milliseconds of the store-local days from..to (YYYY-MM-DD,
+ * inclusive, at most TG__HQ_REPORT_DAYS_MAX days) in zone tz: [*from_ms, *to_ms).
+ * TG__HQ_OK or TG__HQ_BAD with why.
+ */
+int tg__hq_days_ms(const char *from, const char *to, const char *tz, int64_t *from_ms,
+                   int64_t *to_ms, char *why, size_t cap);
+
 /* ----- Command-line plumbing shared by the commands (hq_cli.c) ------------ */
 
 /* tillgroup-hq's exit codes; a command that finds work for an operator adds its own above 3. */
@@ -762,6 +834,8 @@ int tg__hq_nightly_html(const tg__hq_nightly *r, FILE *f);
 /* tillgroup-hq nightly (hq_cmd_nightly.c) and terminal pull-url (hq_cmd_terminal.c). */
 int tg__hq_cmd_nightly(int argc, char **argv, const char *db);
 int tg__hq_cmd_terminal(int argc, char **argv, const char *db);
+/* tillgroup-hq reconcile (hq_cmd_reconcile.c): exit 0, or 4 when a finding needs an operator. */
+int tg__hq_cmd_reconcile(int argc, char **argv, const char *db);
 
 /* ----- The HTTP service (hq_http.c) --------------------------------------- */
 

@@ -280,12 +280,15 @@ static int cmd_bundle(int argc, char **argv, const char *db) {
     json_decref(o);
     return code;
   }
-  int64_t version = 0;
+  int64_t version = 0, *coupons = malloc(TG__HQ_BUNDLE_COUPONS * sizeof *coupons);
   unsigned char pk[32], sk[64];
   char *body = NULL;
-  int rc = be->bundle_next(h, &version, why, sizeof why);
+  int n_coupons = 0, rc = be->bundle_next(h, &version, why, sizeof why);
   if (rc == TG__HQ_OK)
     rc = be->signing_key(h, pk, sk, why, sizeof why);
+  if (rc == TG__HQ_OK)
+    rc = coupons == NULL ? TG__HQ_NOMEM
+                         : tg__hq_settle_embed(be, h, store, o, coupons, &n_coupons, why, sizeof why);
   if (rc == TG__HQ_OK && (json_object_set_new(o, "version", json_integer(version)) != 0 ||
                           json_object_set_new(o, "store", json_string(store)) != 0 ||
                           add_coupon_key(o, sk) != 0 ||
@@ -295,13 +298,15 @@ static int cmd_bundle(int argc, char **argv, const char *db) {
   }
   if (rc == TG__HQ_OK) {
     tg__bundle_sig_make(sk, body, strlen(body), sig);
-    rc = be->bundle_put(h, version, store, body, strlen(body), sig, why, sizeof why);
+    rc = be->bundle_put_settled(h, version, store, body, strlen(body), sig, coupons, n_coupons,
+                                why, sizeof why);
   }
   sodium_memzero(sk, sizeof sk);
   if (rc != TG__HQ_OK)
     code = tg__hq_refused("bundle", rc, why);
   else
     printf("published bundle version %lld for store %s\n", (long long)version, store);
+  free(coupons);
   free(body);
   json_decref(o);
   be->close(h);
@@ -819,6 +824,7 @@ static const command commands[] = {
     {"group", tg__hq_cmd_group, "add, list or disable the chat groups the join page fills"},
     {"nightly", tg__hq_cmd_nightly, "pull terminals' manifests and missing records, flag the rest"},
     {"terminal", tg__hq_cmd_terminal, "set or clear a terminal's pull URL (terminal pull-url)"},
+    {"reconcile", tg__hq_cmd_reconcile, "coupon reuse, flash overuse; settle rebates and group buys"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -69,12 +69,21 @@ static const char *const schema_steps[] = {
     " needs_operator boolean NOT NULL, epoch bigint NOT NULL, max_seq bigint NOT NULL,"
     " count_before bigint NOT NULL, count_after bigint NOT NULL, fetched bigint NOT NULL,"
     " flags text NOT NULL, PRIMARY KEY(store, terminal, date));",
+    /* Step 4 (reconcile): settlement coupons HQ issued, one per rule, source record and campaign. */
+    "CREATE TABLE IF NOT EXISTS settlement(rule text NOT NULL, store text NOT NULL,"
+    " terminal text NOT NULL, epoch bigint NOT NULL, seq bigint NOT NULL,"
+    " campaign bigint NOT NULL, member bigint NOT NULL, amount bigint NOT NULL,"
+    " coupon bigint NOT NULL UNIQUE, token text NOT NULL, made_ms bigint NOT NULL,"
+    " state text NOT NULL CHECK (state IN ('pending-bundle', 'published')),"
+    " bundle_version bigint NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(rule, store, terminal, epoch, seq, campaign));"
+    "CREATE INDEX IF NOT EXISTS settlement_pending ON settlement(state, store, made_ms);",
 };
 #define HQ_SCHEMA_VERSION ((int)(sizeof schema_steps / sizeof schema_steps[0]))
 
 /* HQ's table names: present without hq_meta, they belong to another program. */
 #define HQ_TABLES "'terminal','record','dead_letter','mark','idem','bundle','hq_key','chat_group'," \
-                  "'group_join','nightly'"
+                  "'group_join','nightly','settlement'"
 
 /* One upload's records, COPY'd in; emptied at every commit or rollback. */
 static const char staging_sql[] =
@@ -770,7 +779,8 @@ static int hq_bundle_next(tg__hq_db *h, int64_t *version, char *why, size_t cap)
   return rc;
 }
 
-static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const char *body,
+/* Inserts a bundle, inside whatever transaction is open. */
+static int bundle_insert(tg__hq_db *h, int64_t version, const char *store, const char *body,
                          size_t n, const char *sig, char *why, size_t cap) {
   char ver[24], now[24];
   if (n > (size_t)TG__SYNC_BUNDLE_MAX) {
@@ -779,9 +789,7 @@ static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const
   }
   const char *v[5] = {i64(ver, version), store, n > 0 ? body : "", sig, i64(now, tg__hq_now_ms())};
   const int len[5] = {0, 0, (int)n, 0, 0}, fmt[5] = {0, 0, 1, 0, 0};
-  int rc = ready(h, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
+  int rc;
   PGresult *res = PQexecParams(h->conn,
                                "INSERT INTO bundle(version, store, body, signature, published_ms)"
                                " VALUES($1, $2, $3, $4, $5)",
@@ -794,6 +802,12 @@ static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const
   if ((rc = check(h, res, "could not store the bundle", why, cap)) == TG__HQ_OK)
     PQclear(res);
   return rc;
+}
+
+static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const char *body,
+                         size_t n, const char *sig, char *why, size_t cap) {
+  int rc = ready(h, why, cap);
+  return rc == TG__HQ_OK ? bundle_insert(h, version, store, body, n, sig, why, cap) : rc;
 }
 
 static int hq_bundle_get(tg__hq_db *h, const char *store, int64_t *version, char **body, size_t *n,
@@ -1063,6 +1077,117 @@ static int hq_nightly_last(tg__hq_db *h, void (*fn)(void *ctx, const tg__hq_nigh
   return TG__HQ_OK;
 }
 
+/* Reads the settlement in columns c.. of row (SETTLEMENT_COLUMNS' order). */
+static void settlement_at(const PGresult *res, int row, int c, tg__hq_settlement *s) {
+  snprintf(s->rule, sizeof s->rule, "%s", PQgetvalue(res, row, c + 0));
+  snprintf(s->store, sizeof s->store, "%s", PQgetvalue(res, row, c + 1));
+  snprintf(s->terminal, sizeof s->terminal, "%s", PQgetvalue(res, row, c + 2));
+  s->epoch = int_at(res, row, c + 3);
+  s->seq = int_at(res, row, c + 4);
+  s->campaign = (uint32_t)int_at(res, row, c + 5);
+  s->member = int_at(res, row, c + 6);
+  s->amount = int_at(res, row, c + 7);
+  s->coupon = int_at(res, row, c + 8);
+  snprintf(s->token, sizeof s->token, "%s", PQgetvalue(res, row, c + 9));
+  s->made_ms = int_at(res, row, c + 10);
+  snprintf(s->state, sizeof s->state, "%s", PQgetvalue(res, row, c + 11));
+  s->bundle_version = int_at(res, row, c + 12);
+}
+
+#define SETTLEMENT_COLUMNS                                                                         \
+  "rule, store, terminal, epoch, seq, campaign, member, amount, coupon, token, made_ms, state,"     \
+  " bundle_version"
+
+/* Inserts s, or answers the row already there for its rule, source record and campaign. */
+static int hq_settle_add(tg__hq_db *h, tg__hq_settlement *s, int *added, char *why, size_t cap) {
+  char b[8][24];
+  const char *v[11] = {s->rule, s->store, s->terminal, i64(b[0], s->epoch), i64(b[1], s->seq),
+                       i64(b[2], s->campaign), i64(b[3], s->member), i64(b[4], s->amount),
+                       i64(b[5], s->coupon), s->token, i64(b[6], s->made_ms)};
+  PGresult *res = NULL;
+  *added = 0;
+  int rc = ready(h, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = run(h,
+             "WITH n AS (INSERT INTO settlement(rule, store, terminal, epoch, seq, campaign,"
+             " member, amount, coupon, token, made_ms, state) VALUES($1, $2, $3, $4, $5, $6,"
+             " $7, $8, $9, $10, $11, 'pending-bundle') ON CONFLICT (rule, store, terminal,"
+             " epoch, seq, campaign) DO NOTHING RETURNING " SETTLEMENT_COLUMNS ")"
+             " SELECT 1, " SETTLEMENT_COLUMNS " FROM n UNION ALL SELECT 0, " SETTLEMENT_COLUMNS
+             " FROM settlement WHERE rule = $1 AND store = $2 AND terminal = $3 AND epoch = $4"
+             " AND seq = $5 AND campaign = $6",
+             11, v, "could not store the settlement", &res, why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  if (PQntuples(res) < 1) {
+    snprintf(why, cap, "the settlement was neither stored nor found");
+    rc = TG__HQ_DB;
+  } else {
+    /* the inserted row is not yet visible to the second SELECT: one row either way */
+    *added = int_at(res, 0, 0) == 1;
+    settlement_at(res, 0, 1, s);
+  }
+  PQclear(res);
+  return rc;
+}
+
+static int hq_settle_pending(tg__hq_db *h, const char *store, int max,
+                             void (*fn)(void *ctx, const tg__hq_settlement *s), void *ctx,
+                             char *why, size_t cap) {
+  char lim[24];
+  const char *v[2] = {store, i64(lim, max)};
+  PGresult *res = NULL;
+  int rc = ready(h, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = run(h,
+             "SELECT " SETTLEMENT_COLUMNS " FROM settlement WHERE state = 'pending-bundle'"
+             " AND ($1 = '*' OR store = $1) ORDER BY made_ms, coupon LIMIT $2",
+             2, v, "could not read the pending settlements", &res, why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  for (int i = 0; i < PQntuples(res); i++) {
+    tg__hq_settlement s;
+    memset(&s, 0, sizeof s);
+    settlement_at(res, i, 0, &s);
+    fn(ctx, &s);
+  }
+  PQclear(res);
+  return TG__HQ_OK;
+}
+
+static int hq_bundle_put_settled(tg__hq_db *h, int64_t version, const char *store,
+                                 const char *body, size_t n, const char *sig,
+                                 const int64_t *coupons, int n_coupons, char *why, size_t cap) {
+  char ver[24], *ids = malloc((size_t)n_coupons * 21 + 3); /* "{1,2,...}" */
+  size_t at = 0;
+  if (ids == NULL) {
+    snprintf(why, cap, "out of memory");
+    return TG__HQ_NOMEM;
+  }
+  ids[at++] = '{';
+  for (int i = 0; i < n_coupons; i++)
+    at += (size_t)snprintf(ids + at, 22, "%s%lld", i > 0 ? "," : "", (long long)coupons[i]);
+  ids[at++] = '}';
+  ids[at] = '\0';
+  const char *v[2] = {ids, i64(ver, version)};
+  int rc = ready(h, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = exec(h, "BEGIN", "could not start a transaction", why, cap);
+  if (rc == TG__HQ_OK)
+    rc = bundle_insert(h, version, store, body, n, sig, why, cap);
+  if (rc == TG__HQ_OK && n_coupons > 0)
+    rc = run(h,
+             "UPDATE settlement SET state = 'published', bundle_version = $2"
+             " WHERE coupon = ANY($1::bigint[]) AND state = 'pending-bundle'",
+             2, v, "could not mark the settlements published", NULL, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = exec(h, "COMMIT", "could not commit the bundle", why, cap);
+  if (rc != TG__HQ_OK)
+    rollback(h);
+  free(ids);
+  return rc;
+}
+
 /* The PostgreSQL back end (hq.h): one libpq connection per tg__hq_db. */
 const tg__hq_backend tg__hq_postgres = {
     .name = "postgresql",
@@ -1090,4 +1215,7 @@ const tg__hq_backend tg__hq_postgres = {
     .held = hq_held,
     .nightly_put = hq_nightly_put,
     .nightly_last = hq_nightly_last,
+    .settle_add = hq_settle_add,
+    .settle_pending = hq_settle_pending,
+    .bundle_put_settled = hq_bundle_put_settled,
 };

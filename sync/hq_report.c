@@ -472,3 +472,29 @@ void tg__hq_report_free(tg__hq_report *r) {
   free(r->nightly);
   memset(r, 0, sizeof *r);
 }
+
+int tg__hq_days_ms(const char *from, const char *to, const char *tz, int64_t *from_ms,
+                   int64_t *to_ms, char *why, size_t cap) {
+  tg__hq_report r;
+  const char *was = getenv("TZ");
+  char saved[128] = "";
+  if (!zone_known(tz)) {
+    snprintf(why, cap, "--tz: \"%.64s\" is not a time zone of this system (such as Asia/Shanghai)",
+             tz);
+    return TG__HQ_BAD;
+  }
+  if (was != NULL)
+    snprintf(saved, sizeof saved, "%s", was);
+  memset(&r, 0, sizeof r);
+  setenv("TZ", tz, 1);
+  tzset();
+  int rc = period(&r, from, to, tz, why, cap);
+  if (was != NULL)
+    setenv("TZ", saved, 1);
+  else
+    unsetenv("TZ");
+  tzset();
+  *from_ms = r.from_ms;
+  *to_ms = r.to_ms;
+  return rc;
+}

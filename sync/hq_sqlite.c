@@ -72,6 +72,15 @@ static const char *const schema_steps[] = {
     " epoch INTEGER NOT NULL, max_seq INTEGER NOT NULL, count_before INTEGER NOT NULL,"
     " count_after INTEGER NOT NULL, fetched INTEGER NOT NULL, flags TEXT NOT NULL,"
     " PRIMARY KEY(store, terminal, date)) WITHOUT ROWID;",
+    /* Step 4 (reconcile): settlement coupons HQ issued, one per rule, source record and campaign. */
+    "CREATE TABLE settlement(rule TEXT NOT NULL, store TEXT NOT NULL, terminal TEXT NOT NULL,"
+    " epoch INTEGER NOT NULL, seq INTEGER NOT NULL, campaign INTEGER NOT NULL,"
+    " member INTEGER NOT NULL, amount INTEGER NOT NULL, coupon INTEGER NOT NULL UNIQUE,"
+    " token TEXT NOT NULL, made_ms INTEGER NOT NULL, state TEXT NOT NULL"
+    " CHECK (state IN ('pending-bundle', 'published')),"
+    " bundle_version INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(rule, store, terminal, epoch, seq, campaign));"
+    "CREATE INDEX settlement_pending ON settlement(state, store, made_ms);",
 };
 #define HQ_SCHEMA_VERSION ((int)(sizeof schema_steps / sizeof schema_steps[0]))
 
@@ -126,6 +135,18 @@ static const char *const schema_steps[] = {
      " AND m.epoch = (SELECT epoch FROM mark l WHERE l.store = t.store"                            \
      "  AND l.terminal = t.terminal ORDER BY updated_ms DESC, epoch DESC LIMIT 1)"                 \
      " ORDER BY t.store, t.terminal")                                                              \
+  XX(SETTLE_ADD, "INSERT INTO settlement(rule, store, terminal, epoch, seq, campaign, member,"     \
+                 " amount, coupon, token, made_ms, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"  \
+                 " ?9, ?10, ?11, 'pending-bundle') ON CONFLICT(rule, store, terminal, epoch, seq," \
+                 " campaign) DO NOTHING")                                                          \
+  XX(SETTLE_GET, "SELECT member, amount, coupon, token, made_ms, state, bundle_version"            \
+                 " FROM settlement WHERE rule = ?1 AND store = ?2 AND terminal = ?3"               \
+                 " AND epoch = ?4 AND seq = ?5 AND campaign = ?6")                                 \
+  XX(SETTLE_PENDING, "SELECT rule, store, terminal, epoch, seq, campaign, member, amount, coupon," \
+                     " token, made_ms FROM settlement WHERE state = 'pending-bundle'"              \
+                     " AND (?1 = '*' OR store = ?1) ORDER BY made_ms, coupon LIMIT ?2")            \
+  XX(SETTLE_PUBLISHED, "UPDATE settlement SET state = 'published', bundle_version = ?2"            \
+                       " WHERE coupon = ?1 AND state = 'pending-bundle'")                          \
   XX(RECORDS, "SELECT store, terminal, kind, epoch, seq, time_ms, total, body FROM record"         \
               " WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms, store, terminal, epoch, seq") \
   XX(PULL_GET, "SELECT coalesce(pull_url, ''), invite_key, enabled FROM terminal"                  \
@@ -944,6 +965,110 @@ static int hq_nightly_last(tg__hq_db *h, void (*fn)(void *ctx, const tg__hq_nigh
                            : db_fail(h, rc, "could not read the nightly results", why, cap);
 }
 
+static void text_into(char *out, size_t n, const unsigned char *z) {
+  snprintf(out, n, "%s", z != NULL ? (const char *)z : "");
+}
+
+static int hq_settle_add(tg__hq_db *h, tg__hq_settlement *s, int *added, char *why, size_t cap) {
+  sqlite3_stmt *st = stmt(h, ST_SETTLE_ADD, why, cap);
+  *added = 0;
+  if (st == NULL)
+    return stmt_rc(h);
+  bind_ids(st, s->rule, s->store);
+  sqlite3_bind_text(st, 3, s->terminal, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, s->epoch);
+  sqlite3_bind_int64(st, 5, s->seq);
+  sqlite3_bind_int64(st, 6, s->campaign);
+  sqlite3_bind_int64(st, 7, s->member);
+  sqlite3_bind_int64(st, 8, s->amount);
+  sqlite3_bind_int64(st, 9, s->coupon);
+  sqlite3_bind_text(st, 10, s->token, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 11, s->made_ms);
+  int rc = step_done(h, st, "could not store the settlement", why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  if (sqlite3_changes(h->db) == 1) {
+    *added = 1;
+    snprintf(s->state, sizeof s->state, "pending-bundle");
+    s->bundle_version = 0;
+    return TG__HQ_OK;
+  }
+  if ((st = stmt(h, ST_SETTLE_GET, why, cap)) == NULL)
+    return stmt_rc(h);
+  bind_ids(st, s->rule, s->store);
+  sqlite3_bind_text(st, 3, s->terminal, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, s->epoch);
+  sqlite3_bind_int64(st, 5, s->seq);
+  sqlite3_bind_int64(st, 6, s->campaign);
+  int src = sqlite3_step(st);
+  if (src == SQLITE_ROW) {
+    s->member = sqlite3_column_int64(st, 0);
+    s->amount = sqlite3_column_int64(st, 1);
+    s->coupon = sqlite3_column_int64(st, 2);
+    text_into(s->token, sizeof s->token, sqlite3_column_text(st, 3));
+    s->made_ms = sqlite3_column_int64(st, 4);
+    text_into(s->state, sizeof s->state, sqlite3_column_text(st, 5));
+    s->bundle_version = sqlite3_column_int64(st, 6);
+  }
+  sqlite3_reset(st);
+  return src == SQLITE_ROW ? TG__HQ_OK : db_fail(h, src, "could not read the settlement", why, cap);
+}
+
+static int hq_settle_pending(tg__hq_db *h, const char *store, int max,
+                             void (*fn)(void *ctx, const tg__hq_settlement *s), void *ctx,
+                             char *why, size_t cap) {
+  sqlite3_stmt *st = stmt(h, ST_SETTLE_PENDING, why, cap);
+  if (st == NULL)
+    return stmt_rc(h);
+  sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, max);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    tg__hq_settlement s;
+    memset(&s, 0, sizeof s);
+    text_into(s.rule, sizeof s.rule, sqlite3_column_text(st, 0));
+    text_into(s.store, sizeof s.store, sqlite3_column_text(st, 1));
+    text_into(s.terminal, sizeof s.terminal, sqlite3_column_text(st, 2));
+    s.epoch = sqlite3_column_int64(st, 3);
+    s.seq = sqlite3_column_int64(st, 4);
+    s.campaign = (uint32_t)sqlite3_column_int64(st, 5);
+    s.member = sqlite3_column_int64(st, 6);
+    s.amount = sqlite3_column_int64(st, 7);
+    s.coupon = sqlite3_column_int64(st, 8);
+    text_into(s.token, sizeof s.token, sqlite3_column_text(st, 9));
+    s.made_ms = sqlite3_column_int64(st, 10);
+    snprintf(s.state, sizeof s.state, "pending-bundle");
+    fn(ctx, &s);
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? TG__HQ_OK
+                           : db_fail(h, rc, "could not read the pending settlements", why, cap);
+}
+
+static int hq_bundle_put_settled(tg__hq_db *h, int64_t version, const char *store,
+                                 const char *body, size_t n, const char *sig,
+                                 const int64_t *coupons, int n_coupons, char *why, size_t cap) {
+  int rc = exec_id(h, ST_BEGIN, "could not start a transaction", why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  rc = hq_bundle_put(h, version, store, body, n, sig, why, cap);
+  for (int i = 0; i < n_coupons && rc == TG__HQ_OK; i++) {
+    sqlite3_stmt *st = stmt(h, ST_SETTLE_PUBLISHED, why, cap);
+    if (st == NULL) {
+      rc = stmt_rc(h);
+      break;
+    }
+    sqlite3_bind_int64(st, 1, coupons[i]);
+    sqlite3_bind_int64(st, 2, version);
+    rc = step_done(h, st, "could not mark the settlement published", why, cap);
+  }
+  if (rc == TG__HQ_OK)
+    rc = exec_id(h, ST_COMMIT, "could not commit the bundle", why, cap);
+  if (rc != TG__HQ_OK)
+    rollback(h);
+  return rc;
+}
+
 /* The SQLite back end (hq.h): one connection per tg__hq_db. */
 const tg__hq_backend tg__hq_sqlite = {
     .name = "sqlite",
@@ -971,4 +1096,7 @@ const tg__hq_backend tg__hq_sqlite = {
     .held = hq_held,
     .nightly_put = hq_nightly_put,
     .nightly_last = hq_nightly_last,
+    .settle_add = hq_settle_add,
+    .settle_pending = hq_settle_pending,
+    .bundle_put_settled = hq_bundle_put_settled,
 };

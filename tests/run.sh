@@ -54,7 +54,7 @@ suite report_browser sh tests/report_browser.sh "$BUILD"
 suite join_browser sh tests/join_browser.sh "$BUILD"
 # The protocol suite and HQ's storage once more on PostgreSQL: a throwaway
 # cluster made by pg_virtualenv (postgresql-common), removed when it returns.
-for t in test_sync test_hq_store test_report test_join test_nightly; do
+for t in test_sync test_hq_store test_report test_join test_nightly test_reconcile; do
   [ -x "$BUILD/tests/$t" ] || continue
   suite "$t-postgresql" pg_virtualenv -t sh -c \
     "TG_TEST_HQ=postgresql:// TG_TEST_PG=postgresql:// $BUILD/tests/$t"

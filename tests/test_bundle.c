@@ -1,6 +1,7 @@
 /* The config bundle: the store's example field by field, edge values, refusals and their
  * reasons, limits, and allocation failures. */
 #include <limits.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -639,6 +640,63 @@ static void allocation_failures_leave_nothing_behind(void **state) {
   free(json);
 }
 
+/* A bundle with HQ's key 1 (member) and the coupon key 7 of docs/tokens.md, and coupons. */
+static char *with_coupons(const char *coupons, int coupon_key) {
+  unsigned char seed[32], pk[32], sk[64];
+  char hex[65];
+  static char z[4096];
+  for (int i = 0; i < 32; i++)
+    seed[i] = (unsigned char)i;
+  seed[0] = 0xc0;
+  crypto_sign_seed_keypair(pk, sk, seed);
+  sodium_bin2hex(hex, sizeof hex, pk, sizeof pk);
+  snprintf(z, sizeof z,
+           "{\"format\":1,\"version\":3,\"store\":\"S1\",\"keys\":[{\"id\":1,\"role\":\"member\","
+           "\"public_key\":\"" HQ_KEY "\"}%s%s%s],\"coupons\":%s}",
+           coupon_key ? ",{\"id\":7,\"role\":\"coupon\",\"public_key\":\"" : "",
+           coupon_key ? hex : "", coupon_key ? "\"}" : "", coupons);
+  return z;
+}
+
+static void settlement_coupons_are_read_strictly(void **state) {
+  (void)state;
+  char row[1024];
+  snprintf(row, sizeof row, "[{\"member\":5,\"token\":\"%s\"}]", vectors[2]);
+  tg__bundle *b = parse_ok(with_coupons(row, 1));
+  assert_int_equal(b->n_coupons, 1);
+  assert_int_equal(b->coupons[0].member, 5);
+  assert_int_equal(b->coupons[0].coupon, 900001);
+  assert_string_equal(b->coupons[0].token, vectors[2]);
+  tg__bundle_free(b);
+  b = parse_ok(with_coupons("[]", 0));
+  assert_int_equal(b->n_coupons, 0);
+  tg__bundle_free(b);
+  const char *json = with_coupons(row, 0); /* no key proves it */
+  refused(json, strlen(json), "coupons[0].token: is not a coupon proven by the bundle's coupon "
+                              "keys (code was signed with a key this terminal does not accept)");
+  snprintf(row, sizeof row, "[{\"member\":5,\"token\":\"%s\"}]", vectors[1]);
+  json = with_coupons(row, 1); /* a member code is no coupon */
+  refused(json, strlen(json), "coupons[0].token: is not a coupon proven by the bundle's coupon "
+                              "keys (another kind of code)");
+  snprintf(row, sizeof row, "[{\"member\":5,\"token\":\"%s\",\"note\":1}]", vectors[2]);
+  json = with_coupons(row, 1);
+  refused(json, strlen(json), "coupons[0]: unknown field \"note\"");
+  snprintf(row, sizeof row, "[{\"member\":0,\"token\":\"%s\"}]", vectors[2]);
+  json = with_coupons(row, 1);
+  refused(json, strlen(json), "coupons[0].member: must be a member id, 1..9007199254740991");
+  snprintf(row, sizeof row, "[{\"member\":\"5\",\"token\":\"%s\"}]", vectors[2]);
+  json = with_coupons(row, 1);
+  refused(json, strlen(json), "coupons[0].member: must be a member id");
+  json = with_coupons("[{\"member\":5}]", 1);
+  refused(json, strlen(json), "coupons[0]: \"token\" is missing");
+  json = with_coupons("[{\"member\":5,\"token\":\"\"}]", 1);
+  refused(json, strlen(json), "coupons[0].token: must be a coupon code of 1-240 characters");
+  json = with_coupons("[5]", 1);
+  refused(json, strlen(json), "coupons[0]: must be an object");
+  json = with_coupons("{}", 1);
+  refused(json, strlen(json), "coupons: must be an array, not an object");
+}
+
 int main(void) {
   if (tt_mem_install() != SQLITE_OK) {
     fprintf(stderr, "cannot install the allocation injector\n");
@@ -652,6 +710,7 @@ int main(void) {
       cmocka_unit_test(reasons_are_bounded_and_optional),
       cmocka_unit_test(limits_on_counts_and_size_hold),
       cmocka_unit_test(allocation_failures_leave_nothing_behind),
+      cmocka_unit_test(settlement_coupons_are_read_strictly),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -753,7 +753,7 @@ static void sqlite_file_settings(void **state) {
   assert_string_equal(z, "1413957681"); /* 'TGH1' */
   free(z);
   z = query1(fx, "PRAGMA user_version");
-  assert_string_equal(z, "3");
+  assert_string_equal(z, "4");
   free(z);
   /* a file that is not SQLite is refused unchanged */
   tg__hq_db *other = NULL;

@@ -339,7 +339,7 @@ static void a_version_2_database_is_upgraded_whole(void **state) {
   /* back to schema 2: what a terminal of the previous release holds */
   assert_int_equal(sqlite3_exec(t->db,
                                 "DROP TABLE hq; DROP TABLE dead_letter; DROP TABLE print_job;"
-                                " PRAGMA user_version = 2",
+                                " DROP TABLE member_coupon; PRAGMA user_version = 2",
                                 NULL, NULL, NULL),
                    SQLITE_OK);
   tg_terminal_close(t);
