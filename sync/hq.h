@@ -611,14 +611,22 @@ int tg__hq_coupon_make(const unsigned char hq_sk[64], tg__hq_coupon *c, char *ou
 
 /* ----- Reconciliation and settlements (hq_reconcile.c, hq_settle_bundle.c) -- */
 
+/* One thing reconciliation found (docs/reconcile.md). */
 typedef struct {
-  char kind[24];        /* "coupon_reused", "flash_over_quota", "referral_rebate", "group_buy_refund", ... */
-  int needs_operator;   /* 1: an operator must look; 0: settled automatically */
-  char store[13], terminal[13]; /* where ("" when chain-wide) */
-  char what[256];       /* one line an operator reads: who, where, how much, which coupon */
+  char kind[24];      /* "coupon_reused", "flash_over_quota", "referral_rebate", ... */
+  int needs_operator; /* 1: an operator must look; 0: settled automatically */
+  char store[TG__SYNC_ID_MAX + 1], terminal[TG__SYNC_ID_MAX + 1]; /* where ("" chain-wide) */
+  char what[256];     /* one line an operator reads: who, where, how much, which coupon */
 } tg__hq_finding;
-/* Reads the records with from_ms <= time_ms < to_ms (and whatever earlier records a rule needs), reports each finding through fn, and issues settlement coupons (idempotently: a rerun over the same period issues nothing new). */
-int tg__hq_reconcile(const tg__hq_backend *be, tg__hq_db *db, int64_t from_ms, int64_t to_ms, int64_t now_ms, void (*fn)(void *ctx, const tg__hq_finding *f), void *ctx, char *why, size_t cap);
+/*
+ * Reads the records with from_ms <= time_ms < to_ms (and whatever earlier
+ * records a rule needs), reports each finding through fn, and issues
+ * settlement coupons idempotently: a rerun over the same period issues
+ * nothing new. TG__HQ_OK, or the back end's error with why.
+ */
+int tg__hq_reconcile(const tg__hq_backend *be, tg__hq_db *db, int64_t from_ms, int64_t to_ms,
+                     int64_t now_ms, void (*fn)(void *ctx, const tg__hq_finding *f), void *ctx,
+                     char *why, size_t cap);
 
 #define TG__HQ_BUNDLE_COUPONS 10000 /* settlement coupons one bundle carries at most */
 struct json_t;
@@ -638,15 +646,18 @@ int tg__hq_settle_embed(const tg__hq_backend *be, tg__hq_db *db, const char *sto
  */
 int tg__hq_days_ms(const char *from, const char *to, const char *tz, int64_t *from_ms,
                    int64_t *to_ms, char *why, size_t cap);
+/* The store-local day (YYYY-MM-DD) of the instant ms in zone tz. 0, or -1 when tz is no zone. */
+int tg__hq_local_day(const char *tz, int64_t ms, char out[11]);
 
 /* ----- Command-line plumbing shared by the commands (hq_cli.c) ------------ */
 
-/* tillgroup-hq's exit codes; a command that finds work for an operator adds its own above 3. */
+/* tillgroup-hq's exit codes. */
 enum {
   TG__HQ_EXIT_DONE = 0,
   TG__HQ_EXIT_REFUSED = 1, /* refused, nothing changed */
   TG__HQ_EXIT_USAGE = 2,
   TG__HQ_EXIT_STORAGE = 3, /* cannot open or write the database */
+  TG__HQ_EXIT_OPERATOR = 4, /* nightly, reconcile: something needs an operator */
 };
 
 struct option;
@@ -684,7 +695,6 @@ char *tg__hq_read_file(const char *path, size_t max, size_t *n, char *why, size_
 int tg__hq_cmd_group(int argc, char **argv, const char *db);
 /* ----- Nightly pull (docs/sync-protocol.md, "Nightly pull (HQ side)") ---- */
 
-#define TG__HQ_EXIT_OPERATOR 4       /* nightly: something needs an operator */
 #define TG__HQ_MANIFEST_MAX 4096     /* bytes of a manifest answer HQ reads */
 #define TG__HQ_NIGHTLY_RANGES_MAX 64 /* fetched ranges one terminal's report lists */
 #define TG__HQ_NIGHTLY_SEQS_MAX 32   /* disagreeing seqs one terminal's report names */
@@ -781,21 +791,13 @@ typedef struct {
   char why[TG__HQ_WHY_MAX]; /* what went wrong, "" when nothing */
 } tg__hq_nightly_terminal;
 
-/* A finding another check (reconciliation) appends; rendered in the same report. */
-typedef struct {
-  char kind[24];
-  int needs_operator;
-  char store[TG__SYNC_ID_MAX + 1], terminal[TG__SYNC_ID_MAX + 1];
-  char what[256];
-} tg__hq_nightly_finding;
-
 typedef struct {
   char date[11];
   char tz[64];
   int64_t run_ms;
   tg__hq_nightly_terminal *terminals; /* ordered by store and terminal */
   int n_terminals;
-  tg__hq_nightly_finding *findings;   /* in the order appended */
+  tg__hq_finding *findings;           /* reconciliation's, in the order appended */
   int n_findings, cap_findings;
 } tg__hq_nightly;
 
@@ -819,9 +821,8 @@ typedef struct {
  */
 int tg__hq_nightly_run(const tg__hq_backend *be, tg__hq_db *db, const tg__hq_nightly_options *o,
                        tg__hq_nightly *out, char *why, size_t cap);
-/* Appends a finding (strings copied, cut to fit). 0, or -1 out of memory. */
-int tg__hq_nightly_add_finding(tg__hq_nightly *r, const char *kind, int needs_operator,
-                               const char *store, const char *terminal, const char *what);
+/* Appends a copy of finding f to r. 0, or -1 out of memory. */
+int tg__hq_nightly_add_finding(tg__hq_nightly *r, const tg__hq_finding *f);
 /* 1 when a terminal or a finding needs an operator. */
 int tg__hq_nightly_needs_operator(const tg__hq_nightly *r);
 /* Accepts a zeroed report. */

@@ -43,68 +43,15 @@ static int nightly_opt(void *ctx, int o, const char *arg) {
   return -1;
 }
 
-/* 1 when z is YYYY-MM-DD of a real day. */
-static int valid_date(const char *z) {
-  struct tm tm;
-  memset(&tm, 0, sizeof tm);
-  if (strlen(z) != 10 || z[4] != '-' || z[7] != '-')
-    return 0;
-  for (int i = 0; i < 10; i++)
-    if (i != 4 && i != 7 && !isdigit((unsigned char)z[i]))
-      return 0;
-  tm.tm_year = (int)strtol(z, NULL, 10) - 1900;
-  tm.tm_mon = (int)strtol(z + 5, NULL, 10) - 1;
-  tm.tm_mday = (int)strtol(z + 8, NULL, 10);
-  struct tm check = tm;
-  if (timegm(&check) == (time_t)-1 || check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon)
-    return 0;
-  return tm.tm_year >= 100 && tm.tm_year < 300;
-}
+typedef struct {
+  tg__hq_nightly *report;
+  int lost; /* findings memory could not hold */
+} findings;
 
-/*
- * In zone tz: yesterday into out (11 bytes) unless out is NULL, and unless day
- * is NULL the UTC ms bounds of that store-local day. -1 when tz is not a zone
- * of this system.
- */
-static int in_zone(const char *tz, char *out, const char *day, int64_t *from_ms, int64_t *to_ms) {
-  char path[128];
-  size_t n = strlen(tz);
-  if (n == 0 || n >= 64 || tz[0] == '/' || strstr(tz, "..") != NULL)
-    return -1;
-  for (size_t i = 0; i < n; i++)
-    if (!isalnum((unsigned char)tz[i]) && strchr("/_+-", tz[i]) == NULL)
-      return -1;
-  snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
-  if (access(path, R_OK) != 0)
-    return -1;
-  const char *was = getenv("TZ");
-  char saved[128] = "";
-  if (was != NULL)
-    snprintf(saved, sizeof saved, "%s", was);
-  setenv("TZ", tz, 1);
-  tzset();
-  time_t t = time(NULL) - 24 * 3600;
-  struct tm tm;
-  int rc = localtime_r(&t, &tm) != NULL ? 0 : -1;
-  if (rc == 0 && out != NULL && strftime(out, 11, "%Y-%m-%d", &tm) != 10)
-    rc = -1;
-  if (rc == 0 && day != NULL) { /* midnight to midnight of day, store-local */
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = (int)strtol(day, NULL, 10) - 1900;
-    tm.tm_mon = (int)strtol(day + 5, NULL, 10) - 1;
-    tm.tm_mday = (int)strtol(day + 8, NULL, 10);
-    tm.tm_isdst = -1;
-    struct tm next = tm;
-    next.tm_mday++;
-    *from_ms = (int64_t)mktime(&tm) * 1000;
-    *to_ms = (int64_t)mktime(&next) * 1000;
-  }
-  if (was != NULL)
-    setenv("TZ", saved, 1);
-  else
-    unsetenv("TZ");
-  tzset();
-  return rc;
+/* Adds a reconciliation finding to the nightly report. */
+static void on_finding(void *ctx, const tg__hq_finding *f) {
+  findings *k = ctx;
+  k->lost += tg__hq_nightly_add_finding(k->report, f) != 0;
 }
 
 /* Writes r to path with fn; 0, or -1 after saying why. */
@@ -137,31 +84,29 @@ int tg__hq_cmd_nightly(int argc, char **argv, const char *db) {
     return code;
   if (optind != argc)
     return tg__hq_usage("nightly", "takes no arguments");
-  if (in_zone(n.tz, date, NULL, NULL, NULL) != 0)
-    return tg__hq_usage("nightly", "--tz: \"%.64s\" is not a time zone of this system", n.tz);
-  if (n.date != NULL && !valid_date(n.date))
-    return tg__hq_usage("nightly", "--date takes YYYY-MM-DD");
   if (n.date != NULL)
     snprintf(date, sizeof date, "%s", n.date);
+  else if (tg__hq_local_day(n.tz, tg__hq_now_ms() - 86400000, date) != 0)
+    return tg__hq_usage("nightly", "--tz: \"%.64s\" is not a time zone of this system", n.tz);
+  int64_t day_from_ms, day_to_ms;
+  if (tg__hq_days_ms(date, date, n.tz, &day_from_ms, &day_to_ms, why, sizeof why) != TG__HQ_OK)
+    return tg__hq_usage("nightly", "%s", why);
   const tg__hq_backend *be;
   tg__hq_db *h;
   if ((code = tg__hq_open_db("nightly", db, &be, &h)) != 0)
     return code;
   tg__hq_nightly_options o = {date, n.tz, tg__hq_now_ms(), n.timeout_s * 1000, 5000, 0};
   tg__hq_nightly r;
-  int64_t day_from_ms = 0, day_to_ms = 0;
+  findings k = {&r, 0};
   int rc = tg__hq_nightly_run(be, h, &o, &r, why, sizeof why);
+  /* the night's records are complete now: reconcile the day across every store */
   if (rc == TG__HQ_OK)
-    in_zone(n.tz, NULL, date, &day_from_ms, &day_to_ms);
-  /*
-   * Reconciliation goes here, while h is open, appending to r.findings:
-   *   rc = tg__hq_reconcile(be, h, day_from_ms, day_to_ms, o.now_ms, on_finding, &r, why,
-   *                         sizeof why);
-   * with on_finding calling tg__hq_nightly_add_finding(ctx, f->kind, f->needs_operator,
-   * f->store, f->terminal, f->what).
-   */
-  (void)day_from_ms;
-  (void)day_to_ms;
+    rc = tg__hq_reconcile(be, h, day_from_ms, day_to_ms, o.now_ms, on_finding, &k, why,
+                          sizeof why);
+  if (rc == TG__HQ_OK && k.lost > 0) {
+    snprintf(why, sizeof why, "out of memory: %d reconciliation finding(s) not kept", k.lost);
+    rc = TG__HQ_NOMEM;
+  }
   be->close(h);
   if (rc != TG__HQ_OK) {
     tg__hq_nightly_free(&r);

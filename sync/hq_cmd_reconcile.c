@@ -7,7 +7,6 @@
 
 #include "hq.h"
 
-#define EXIT_NEEDS_OPERATOR 4
 
 static const char reconcile_help[] =
     "usage: tillgroup-hq reconcile [--db SPEC] --from YYYY-MM-DD --to YYYY-MM-DD\n"
@@ -109,5 +108,5 @@ int tg__hq_cmd_reconcile(int argc, char **argv, const char *db) {
   if (!a.json)
     fprintf(stderr, "tillgroup-hq reconcile: %s..%s: %d findings, %d for an operator\n", a.from,
             a.to, c.n, c.n_operator);
-  return c.n_operator > 0 ? EXIT_NEEDS_OPERATOR : TG__HQ_EXIT_DONE;
+  return c.n_operator > 0 ? TG__HQ_EXIT_OPERATOR : TG__HQ_EXIT_DONE;
 }

@@ -409,23 +409,16 @@ int tg__hq_nightly_run(const tg__hq_backend *be, tg__hq_db *db, const tg__hq_nig
   return TG__HQ_OK;
 }
 
-int tg__hq_nightly_add_finding(tg__hq_nightly *r, const char *kind, int needs_operator,
-                               const char *store, const char *terminal, const char *what) {
+int tg__hq_nightly_add_finding(tg__hq_nightly *r, const tg__hq_finding *f) {
   if (r->n_findings == r->cap_findings) {
     int cap = r->cap_findings ? r->cap_findings * 2 : 16;
-    tg__hq_nightly_finding *p = realloc(r->findings, sizeof *p * (size_t)cap);
+    tg__hq_finding *p = realloc(r->findings, sizeof *p * (size_t)cap);
     if (p == NULL)
       return -1;
     r->findings = p;
     r->cap_findings = cap;
   }
-  tg__hq_nightly_finding *f = &r->findings[r->n_findings++];
-  memset(f, 0, sizeof *f);
-  snprintf(f->kind, sizeof f->kind, "%s", kind);
-  f->needs_operator = needs_operator != 0;
-  snprintf(f->store, sizeof f->store, "%s", store != NULL ? store : "");
-  snprintf(f->terminal, sizeof f->terminal, "%s", terminal != NULL ? terminal : "");
-  snprintf(f->what, sizeof f->what, "%s", what);
+  r->findings[r->n_findings++] = *f;
   return 0;
 }
 

@@ -49,7 +49,7 @@ int tg__hq_nightly_json(const tg__hq_nightly *r, FILE *f) {
       ok++;
   }
   for (int i = 0; finds != NULL && i < r->n_findings; i++) {
-    const tg__hq_nightly_finding *x = &r->findings[i];
+    const tg__hq_finding *x = &r->findings[i];
     json_array_append_new(finds, json_pack("{sssbssssss}", "kind", x->kind, "needs_operator",
                                            x->needs_operator, "store", x->store, "terminal",
                                            x->terminal, "what", x->what));
@@ -144,7 +144,7 @@ int tg__hq_nightly_html(const tg__hq_nightly *r, FILE *f) {
           "</tr>\n",
           f);
   for (int i = 0; i < r->n_findings; i++) {
-    const tg__hq_nightly_finding *x = &r->findings[i];
+    const tg__hq_finding *x = &r->findings[i];
     fputs("<tr><td>", f);
     esc(f, x->kind);
     fprintf(f, "</td><td class=\"%s\">%s</td><td>", x->needs_operator ? "warn" : "",

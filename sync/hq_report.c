@@ -315,6 +315,24 @@ static int zone_known(const char *tz) {
   return access(path, R_OK) == 0;
 }
 
+/* Puts zone tz in force for this process (it must be zone_known), keeping the old TZ in saved. */
+static void zone_enter(const char *tz, char saved[128], int *had) {
+  const char *was = getenv("TZ");
+  *had = was != NULL;
+  snprintf(saved, 128, "%s", was != NULL ? was : "");
+  setenv("TZ", tz, 1);
+  tzset();
+}
+
+/* Puts back the TZ zone_enter() saved. */
+static void zone_leave(const char saved[128], int had) {
+  if (had)
+    setenv("TZ", saved, 1);
+  else
+    unsetenv("TZ");
+  tzset();
+}
+
 /* Midnight starting the local day tm (tm_mday may run past the month's end), UTC ms. */
 static int64_t midnight_ms(struct tm tm) {
   tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
@@ -409,18 +427,15 @@ int tg__hq_report_build(const tg__hq_backend *be, tg__hq_db *db, const char *fro
                         const char *to, const char *tz, tg__hq_report *out, char *why,
                         size_t cap) {
   memset(out, 0, sizeof *out);
-  const char *was = getenv("TZ");
-  char saved[128] = "";
-  if (was != NULL)
-    snprintf(saved, sizeof saved, "%s", was);
+  char saved[128];
+  int had;
   pass p = {out, {0}, {0}, {0}, 0};
   if (!zone_known(tz)) {
     snprintf(why, cap, "--tz: \"%.64s\" is not a time zone of this system (such as Asia/Shanghai)",
              tz);
     return TG__HQ_BAD;
   }
-  setenv("TZ", tz, 1); /* days are local to the zone for this report only */
-  tzset();
+  zone_enter(tz, saved, &had); /* days are local to the zone for this report only */
   int rc = period(out, from, to, tz, why, cap);
   if (rc == TG__HQ_OK)
     rc = be->records(db, out->from_ms, out->to_ms, on_record, &p, why, cap);
@@ -432,11 +447,7 @@ int tg__hq_report_build(const tg__hq_backend *be, tg__hq_db *db, const char *fro
     rc = be->joins(db, out->from_ms, out->to_ms, on_join, &p, why, cap);
   if (rc == TG__HQ_OK && !p.failed)
     rc = be->nightly_last(db, on_nightly, &p, why, cap);
-  if (was != NULL)
-    setenv("TZ", saved, 1);
-  else
-    unsetenv("TZ");
-  tzset();
+  zone_leave(saved, had);
   if (rc == TG__HQ_OK && p.failed) {
     snprintf(why, cap, "out of memory while reading the records");
     rc = TG__HQ_NOMEM;
@@ -476,25 +487,31 @@ void tg__hq_report_free(tg__hq_report *r) {
 int tg__hq_days_ms(const char *from, const char *to, const char *tz, int64_t *from_ms,
                    int64_t *to_ms, char *why, size_t cap) {
   tg__hq_report r;
-  const char *was = getenv("TZ");
-  char saved[128] = "";
+  char saved[128];
+  int had;
   if (!zone_known(tz)) {
     snprintf(why, cap, "--tz: \"%.64s\" is not a time zone of this system (such as Asia/Shanghai)",
              tz);
     return TG__HQ_BAD;
   }
-  if (was != NULL)
-    snprintf(saved, sizeof saved, "%s", was);
   memset(&r, 0, sizeof r);
-  setenv("TZ", tz, 1);
-  tzset();
+  zone_enter(tz, saved, &had);
   int rc = period(&r, from, to, tz, why, cap);
-  if (was != NULL)
-    setenv("TZ", saved, 1);
-  else
-    unsetenv("TZ");
-  tzset();
+  zone_leave(saved, had);
   *from_ms = r.from_ms;
   *to_ms = r.to_ms;
   return rc;
+}
+
+int tg__hq_local_day(const char *tz, int64_t ms, char out[11]) {
+  char saved[128];
+  int had;
+  struct tm tm;
+  time_t t = (time_t)(ms / 1000);
+  if (!zone_known(tz))
+    return -1;
+  zone_enter(tz, saved, &had);
+  int ok = localtime_r(&t, &tm) != NULL && strftime(out, 11, "%Y-%m-%d", &tm) == 10;
+  zone_leave(saved, had);
+  return ok ? 0 : -1;
 }

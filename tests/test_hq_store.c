@@ -642,7 +642,7 @@ static void version_1_upgrades_to_joins(void **state) {
   tt_hq_schema_v1(fx->spec);
   OK(fx, fx->be->open(fx->spec, &fx->db, fx->why, sizeof fx->why));
   char *z = query1(fx, fx->v->pg ? "SELECT version FROM hq_meta" : "PRAGMA user_version");
-  assert_string_equal(z, "3");
+  assert_string_equal(z, "4");
   free(z);
   assert_int_equal(count(fx, "terminal"), 1);
   tg__hq_terminal_ref ref;

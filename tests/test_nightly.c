@@ -390,9 +390,10 @@ static void missing_records_are_fetched_in_chunks(void **state) {
   assert_int_equal(pp_record_requests(a->peer), 6);
   assert_false(tg__hq_nightly_needs_operator(&r));
   /* a finding appended by another check (reconciliation) needs an operator and is rendered */
-  assert_int_equal(tg__hq_nightly_add_finding(&r, "coupon overuse", 1, a->store, "T1",
-                                              "campaign 7: 3 uses over the lease <b>"),
-                   0);
+  tg__hq_finding found = {.kind = "coupon_reused", .needs_operator = 1, .terminal = "T1",
+                      .what = "campaign 7: 3 uses over the lease <b>"};
+  snprintf(found.store, sizeof found.store, "%s", a->store);
+  assert_int_equal(tg__hq_nightly_add_finding(&r, &found), 0);
   assert_true(tg__hq_nightly_needs_operator(&r));
   char *text = NULL;
   size_t n = 0;
@@ -403,7 +404,7 @@ static void missing_records_are_fetched_in_chunks(void **state) {
   json_t *j = json_loads(text, 0, &err);
   assert_non_null(j);
   json_t *finding = json_array_get(json_object_get(j, "findings"), 0);
-  assert_string_equal(json_string_value(json_object_get(finding, "kind")), "coupon overuse");
+  assert_string_equal(json_string_value(json_object_get(finding, "kind")), "coupon_reused");
   assert_true(json_is_true(json_object_get(finding, "needs_operator")));
   assert_true(json_is_true(json_object_get(j, "needs_operator")));
   json_decref(j);
