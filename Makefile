@@ -122,6 +122,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_HELPERS := tests/fuzz/terminal.c tests/escpos_check.c tests/hq_line_check.c
 FUZZ_LIB_SRC := $(LIB_SRC) $(filter-out $(HQ_MAIN),$(HQ_SRC)) $(FUZZ_HELPERS)
 FUZZ_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+.SECONDARY: $(FUZZ_OBJ) # kept after linking, so the next suite relinks nothing
 FUZZ_CFLAGS = $(WARN) $(DEFS) -O1 -g -Ipos -Ireceipts -Isync -Idrivers -Itests $(PC_CFLAGS) $(HQ_CFLAGS)
 $(FUZZ_BUILD)/obj/%.o: %.c $(HDRS) tests/fuzz/terminal.h tests/escpos_check.h tests/hq_line_check.h
 	@mkdir -p $(dir $@)
