@@ -2,13 +2,14 @@
 # make demo: one terminal's morning in a temporary folder: initialise, ring up
 # sales (one retried by a host that crashed), void one, refund, print the
 # receipt with its group invite (text, ESC/POS, PNG preview), show the queue,
-# then drain it into a head office (tillgroup-hq on loopback) exactly once.
+# then drain it into a head office (tillgroup-hq on loopback) exactly once,
+# answer HQ's nightly pull and make HQ's report.
 set -eu
 TG=${1:-build/tillgroup}
 HQ=$(dirname "$TG")/tillgroup-hq
 dir=$(mktemp -d /tmp/tillgroup-demo-XXXXXX)
-hq_pid=
-trap '[ -n "$hq_pid" ] && kill "$hq_pid" 2>/dev/null; rm -rf "$dir"' EXIT
+hq_pid= pull_pid=
+trap 'for p in $hq_pid $pull_pid; do kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
 export TILLGROUP_DB="$dir/terminal.db"
 if [ -t 1 ]; then bold='\033[1m' plain='\033[0m'; else bold='' plain=''; fi
 step() { printf "\n${bold}\$ %s${plain}\n" "$*"; }
@@ -77,3 +78,26 @@ step "tillgroup sync --once                   # again: nothing new, nothing sent
 "$TG" sync --once
 step "tillgroup-hq terminals"
 "$HQ" terminals
+
+step "tillgroup sale < tea.json                # sold after the last sync: the nightly pull fetches it"
+echo '{"uuid":"6f1c0e2a-4b1d-4c8e-9a77-1b2c3d4e5f05",
+ "lines":[{"sku":"6905","name":"西湖龙井 250g","qty":1,"unit_price":16800}],
+ "tenders":[{"kind":"cash","amount":20000}]}' | "$TG" sale
+
+step "tillgroup serve-sync --listen 127.0.0.1:0 &   # the terminal answers HQ's nightly pull"
+"$TG" serve-sync --listen 127.0.0.1:0 >"$dir/pull.out" 2>"$dir/pull.log" &
+pull_pid=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q listening "$dir/pull.out" 2>/dev/null && break; sleep 0.5; done
+cat "$dir/pull.out"
+pull_port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$dir/pull.out")
+step "tillgroup-hq terminal pull-url S1 T1 http://127.0.0.1:$pull_port"
+"$HQ" terminal pull-url S1 T1 "http://127.0.0.1:$pull_port"
+today=$(TZ=Asia/Shanghai date +%F)
+step "tillgroup-hq nightly --date $today --json nightly.json --html nightly.html"
+"$HQ" nightly --date "$today" --json "$dir/nightly.json" --html "$dir/nightly.html"
+step "tillgroup-hq terminals                   # HQ holds the tea sale now, exactly once"
+"$HQ" terminals
+step "tillgroup-hq report --from $today --to $today -o report.html"
+"$HQ" report --from "$today" --to "$today" -o "$dir/report.html"
+cp "$dir/nightly.html" build/demo-nightly.html && cp "$dir/report.html" build/demo-report.html &&
+  echo "(kept in build/demo-nightly.html and build/demo-report.html)"
