@@ -131,6 +131,12 @@ int tg__pull_sign(const unsigned char hq_sk[64], const char *store, const char *
 int tg__pull_check(const unsigned char hq_key[32], const char *store, const char *terminal,
                    const char *method, const char *target, const char *header, int64_t now_ms,
                    char *why, size_t cap);
+/*
+ * Reads z[0..n) (not NUL-terminated) as the pull protocol's numbers are
+ * written, a decimal 1..2^53 without sign or leading zero (sequence
+ * numbers, TIME_MS of the signature): its value, or -1 when it is not one.
+ */
+int64_t tg__pull_decimal(const char *z, size_t n);
 
 #define TG__PULL_MAC_TEXT 44 /* base64url of a 32-byte HMAC, plus NUL */
 
