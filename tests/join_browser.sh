@@ -13,21 +13,7 @@ trap '[ -n "$hq_pid" ] && kill "$hq_pid" 2>/dev/null; [ -n "$KEEP" ] || rm -rf "
 export TILLGROUP_HQ_DB="sqlite:$dir/hq.db"
 export TILLGROUP_DB="$dir/t.db"
 LINK="https://work.weixin.qq.com/gm/JOINTEST42"
-n=0 failed=0
-check() { # description, then a command that must succeed
-  n=$((n + 1))
-  d=$1
-  shift
-  if "$@" >/dev/null 2>&1; then echo "ok $n - $d"; else echo "not ok $n - $d"; failed=1; fi
-}
-browser() { # window size, then chromium's other arguments; bounded, sandbox-less (root in CI)
-  size=$1
-  shift
-  timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync --hide-scrollbars \
-    --user-data-dir="$(mktemp -d "$dir/chrome-XXXXXX")" --window-size="$size" "$@" 2>/dev/null
-}
-png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }
+. "$(dirname "$0")/chromium.sh"
 
 echo "1..10"
 # HQ on a free loopback port, stopped by the trap (and by timeout at the latest)
