@@ -14,6 +14,19 @@
 
 #include "hq_process.h"
 
+void tt_build_file(const char *name, char *out, size_t cap) {
+  const char *build = getenv("BUILD");
+  snprintf(out, cap, "%s/%s", build != NULL ? build : "build", name);
+}
+
+void tt_hq_spec(const char *dir, char *out, size_t cap) {
+  const char *pg = getenv("TG_TEST_HQ");
+  if (pg != NULL && pg[0] != '\0')
+    snprintf(out, cap, "%s", pg);
+  else
+    snprintf(out, cap, "sqlite:%s/hq.db", dir);
+}
+
 /* In the child: stdout to out_fd, stdin from in_fd (-1: unchanged), stderr
  * appended to dir/log; then argv. Never returns. */
 static void exec_child(const char *dir, const char *log, char *const argv[], int out_fd,

@@ -6,6 +6,15 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* The path of the built program name ("tillgroup", "tillgroup-hq") into
+ * out[0..cap): $BUILD/name, or build/name when BUILD is not set. */
+void tt_build_file(const char *name, char *out, size_t cap);
+
+/* The HQ database spec of a suite into out[0..cap): $TG_TEST_HQ when set and
+ * not empty (a libpq URI: tests/run.sh reruns HQ suites on PostgreSQL), else
+ * "sqlite:DIR/hq.db". */
+void tt_hq_spec(const char *dir, char *out, size_t cap);
+
 /* Runs argv (argv[0] a path) and waits for it: stdin from in (NULL: empty),
  * stdout into out[0..cap) NUL-terminated, stderr appended to the file
  * dir/log. Returns its exit status, or -1 when it did not exit normally. */

@@ -121,15 +121,10 @@ static void publish(fixture *f, int welcome) {
 
 static int setup_with(void **state, const char *rate, const char *burst, int trust) {
   fixture *f = calloc(1, sizeof *f);
-  const char *build = getenv("BUILD");
   char detail[256], url[64], cred[TG__CRED_TEXT_MAX + 2];
   f->dir = tt_tmpdir();
-  snprintf(f->hq_bin, sizeof f->hq_bin, "%s/tillgroup-hq", build != NULL ? build : "build");
-  const char *pg = getenv("TG_TEST_HQ");
-  if (pg != NULL && pg[0] != '\0')
-    snprintf(f->spec, sizeof f->spec, "%s", pg);
-  else
-    snprintf(f->spec, sizeof f->spec, "sqlite:%s/hq.db", f->dir);
+  tt_build_file("tillgroup-hq", f->hq_bin, sizeof f->hq_bin);
+  tt_hq_spec(f->dir, f->spec, sizeof f->spec);
   char store[32];
   snprintf(store, sizeof store, "J%dN%d", (int)(getpid() % 100000), ++n_stores);
   assert_true(strlen(store) <= TG_ID_MAX);

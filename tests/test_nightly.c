@@ -44,14 +44,9 @@ static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   char why[TG__HQ_WHY_MAX];
   unsigned char sk[64];
-  const char *build = getenv("BUILD");
   f->dir = tt_tmpdir();
-  snprintf(f->hq_bin, sizeof f->hq_bin, "%s/tillgroup-hq", build != NULL ? build : "build");
-  const char *pg = getenv("TG_TEST_HQ");
-  if (pg != NULL && pg[0] != '\0')
-    snprintf(f->spec, sizeof f->spec, "%s", pg);
-  else
-    snprintf(f->spec, sizeof f->spec, "sqlite:%s/hq.db", f->dir);
+  tt_build_file("tillgroup-hq", f->hq_bin, sizeof f->hq_bin);
+  tt_hq_spec(f->dir, f->spec, sizeof f->spec);
   snprintf(f->json, sizeof f->json, "%s/nightly.json", f->dir);
   snprintf(f->html, sizeof f->html, "%s/nightly.html", f->dir);
   f->be = tg__hq_backend_for(f->spec, why, sizeof why);

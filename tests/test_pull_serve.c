@@ -22,10 +22,9 @@ typedef struct {
 
 static void the_manifest_digest_is_what_hq_stored_from_the_upload(void **state) {
   pc_fixture *f = *state;
-  const char *build = getenv("BUILD");
   char hq_bin[4096], spec[4200], cred[256], why[256] = "", url[64], want[65], digest[65];
   int hq_port;
-  snprintf(hq_bin, sizeof hq_bin, "%s/tillgroup-hq", build != NULL ? build : "build");
+  tt_build_file("tillgroup-hq", hq_bin, sizeof hq_bin);
   snprintf(spec, sizeof spec, "sqlite:%s/hq.db", f->dir);
   tt_hq_enrol(f->dir, "proc.log", hq_bin, spec, "S1", "T1", cred, sizeof cred);
   char *serve_argv[] = {hq_bin, "serve", "--db", spec, "--listen", "127.0.0.1:0", NULL};
@@ -102,10 +101,9 @@ static void the_manifest_digest_is_what_hq_stored_from_the_upload(void **state) 
 
 static void the_command_serves_until_sigterm_and_refuses_unenrolled_tills(void **state) {
   pc_fixture *f = *state;
-  const char *build = getenv("BUILD");
   char cli[4096], out[512], path2[4200];
   int port;
-  snprintf(cli, sizeof cli, "%s/tillgroup", build != NULL ? build : "build");
+  tt_build_file("tillgroup", cli, sizeof cli);
   char *argv[] = {cli,           "--db",      f->path, "serve-sync", "--listen",
                   "127.0.0.1:0", "--threads", "2",     NULL};
   pid_t pid = tt_process_start(f->dir, "proc.log", argv, &port);

@@ -76,15 +76,10 @@ static int terminal_enrol(fixture *f, const char *cred) {
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
-  const char *build = getenv("BUILD");
   f->dir = tt_tmpdir();
-  snprintf(f->hq_bin, sizeof f->hq_bin, "%s/tillgroup-hq", build != NULL ? build : "build");
-  snprintf(f->cli_bin, sizeof f->cli_bin, "%s/tillgroup", build != NULL ? build : "build");
-  const char *pg = getenv("TG_TEST_HQ");
-  if (pg != NULL && pg[0] != '\0')
-    snprintf(f->spec, sizeof f->spec, "%s", pg);
-  else
-    snprintf(f->spec, sizeof f->spec, "sqlite:%s/hq.db", f->dir);
+  tt_build_file("tillgroup-hq", f->hq_bin, sizeof f->hq_bin);
+  tt_build_file("tillgroup", f->cli_bin, sizeof f->cli_bin);
+  tt_hq_spec(f->dir, f->spec, sizeof f->spec);
   char store[32];
   snprintf(store, sizeof store, "P%dN%d", (int)(getpid() % 100000), ++n_stores);
   assert_true(strlen(store) <= TG_ID_MAX);
