@@ -462,6 +462,10 @@ void tg__hq_html_esc(FILE *f, const char *z);
  * headings, right-aligned bordered tables) followed by css (the page's own rules, written as
  * is). */
 void tg__hq_html_head(FILE *f, const char *title, int max_width_px, const char *css);
+#define TG__HQ_HTML_TIME_MAX 32
+/* When a page was made, for its reader: ms (Unix time) as "YYYY-MM-DD HH:MM UTC" in out, or
+ * "" when it cannot be shown. */
+void tg__hq_html_time(int64_t ms, char out[TG__HQ_HTML_TIME_MAX]);
 
 /* ----- Reports (hq_report.c builds; hq_report_html.c, hq_report_csv.c render) */
 

@@ -1,4 +1,6 @@
 /* What HQ's HTML pages share: the text escaper and the operator pages' head. */
+#include <time.h>
+
 #include "hq.h"
 
 void tg__hq_html_esc(FILE *f, const char *z) {
@@ -27,4 +29,12 @@ void tg__hq_html_head(FILE *f, const char *title, int max_width_px, const char *
           "td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}"
           "%s</style></head><body>\n",
           max_width_px, css);
+}
+
+void tg__hq_html_time(int64_t ms, char out[TG__HQ_HTML_TIME_MAX]) {
+  time_t s = (time_t)(ms / 1000);
+  struct tm tm;
+  out[0] = '\0';
+  if (gmtime_r(&s, &tm) != NULL)
+    strftime(out, TG__HQ_HTML_TIME_MAX, "%Y-%m-%d %H:%M UTC", &tm);
 }

@@ -6,7 +6,6 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "hq.h"
 
@@ -93,11 +92,8 @@ static void terminal_row(FILE *f, const tg__hq_nightly_terminal *t) {
 }
 
 int tg__hq_nightly_html(const tg__hq_nightly *r, FILE *f) {
-  char made[32] = "";
-  time_t s = (time_t)(r->run_ms / 1000);
-  struct tm tm;
-  if (gmtime_r(&s, &tm) != NULL)
-    strftime(made, sizeof made, "%Y-%m-%d %H:%M UTC", &tm);
+  char made[TG__HQ_HTML_TIME_MAX];
+  tg__hq_html_time(r->run_ms, made);
   int need = tg__hq_nightly_needs_operator(r);
   char title[64];
   snprintf(title, sizeof title, "tillgroup nightly pull %s", r->date);

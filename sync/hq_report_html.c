@@ -369,11 +369,8 @@ static void groups(FILE *f, const tg__hq_report *r) {
 }
 
 int tg__hq_report_html(const tg__hq_report *r, FILE *f) {
-  char made[32] = "";
-  time_t s = (time_t)(r->made_ms / 1000);
-  struct tm tm;
-  if (gmtime_r(&s, &tm) != NULL)
-    strftime(made, sizeof made, "%Y-%m-%d %H:%M UTC", &tm);
+  char made[TG__HQ_HTML_TIME_MAX];
+  tg__hq_html_time(r->made_ms, made);
   char title[96];
   snprintf(title, sizeof title, "tillgroup report %s – %s", r->from, r->to);
   tg__hq_html_head(

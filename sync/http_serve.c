@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "sync.h"
 
@@ -18,6 +19,15 @@ void tg__http_printable(const char *z, char *out, size_t cap) {
   for (; z != NULL && z[i] != '\0' && i + 1 < cap; i++)
     out[i] = (z[i] >= 0x20 && z[i] < 0x7f) ? z[i] : '?';
   out[i] = '\0';
+}
+
+int64_t tg__http_log_stamp(const struct timespec *t0, char when[TG__HTTP_WHEN_MAX]) {
+  struct timespec t1;
+  struct tm tm;
+  time_t now = time(NULL);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  strftime(when, TG__HTTP_WHEN_MAX, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  return ((int64_t)t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 void tg__http_mhd_log(void *cls, const char *fmt, va_list ap) {

@@ -315,14 +315,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   request *rq = *con_cls;
   if (rq == NULL)
     return;
-  struct timespec t1;
-  struct tm tm;
-  char when[32], records[24] = "-", target[LOG_TARGET_MAX];
-  time_t now = time(NULL);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  int64_t ms =
-      ((int64_t)t1.tv_sec - rq->t0.tv_sec) * 1000 + (t1.tv_nsec - rq->t0.tv_nsec) / 1000000;
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  char when[TG__HTTP_WHEN_MAX], records[24] = "-", target[LOG_TARGET_MAX];
+  int64_t ms = tg__http_log_stamp(&rq->t0, when);
   if (rq->records > 0)
     snprintf(records, sizeof records, "%lld", (long long)rq->records);
   tg__http_printable(rq->too_long ? "(over 512 bytes)" : rq->target, target, sizeof target);

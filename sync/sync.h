@@ -156,10 +156,18 @@ void tg__pull_mac(const unsigned char invite_key[32], const char *authorization,
 /* ----- Serving HTTP with libmicrohttpd (http_serve.c): the pull endpoint's and HQ's --- */
 
 struct sockaddr_storage;
+struct timespec;
+
+#define TG__HTTP_WHEN_MAX 32 /* "YYYY-MM-DDTHH:MM:SSZ" and its NUL, with room */
+
 
 /* Copies z (NULL: "") into out[0..cap), cut to fit, with every byte outside
  * printable ASCII as '?': a client's text must not forge log lines. */
 void tg__http_printable(const char *z, char *out, size_t cap);
+/* For a request's log line: the wall time now as UTC "YYYY-MM-DDTHH:MM:SSZ"
+ * into when, and returns the milliseconds since t0 (CLOCK_MONOTONIC, taken
+ * when the request began). */
+int64_t tg__http_log_stamp(const struct timespec *t0, char when[TG__HTTP_WHEN_MAX]);
 /* libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER: writes the message as one line
  * "CLS: message" to stderr, where cls is the program's name (a string). */
 void tg__http_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

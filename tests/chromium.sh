@@ -14,5 +14,9 @@ browser() { # window size, then chromium's other arguments; bounded, sandbox-les
     --disable-background-networking --disable-component-update --disable-sync --hide-scrollbars \
     --user-data-dir="$(mktemp -d "$dir/chrome-XXXXXX")" --window-size="$size" "$@" 2>/dev/null
 }
+blank_screenshot() { # window size: a blank page's screenshot in $dir/blank.png, for comparison
+  printf '<!DOCTYPE html><title>blank</title>' >"$dir/blank.html"
+  browser "$1" --screenshot="$dir/blank.png" "file://$dir/blank.html" >/dev/null
+}
 # bytes 16..23 of a PNG are its width and height, big-endian
 png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }

@@ -36,8 +36,7 @@ printf '{"uuid":"6f1c0e2a-4b1d-4c8e-9a77-1b2c3d4e5f01","guide":"G07","lines":[{"
 url=$(zbarimg --raw -q "$dir/receipt.png" 2>/dev/null | grep '^HTTP://' | head -n 1)
 check "the receipt's QR holds the invite URL" test -n "$url"
 browser 390,844 --screenshot="$dir/page.png" "$url" >/dev/null
-printf '<!DOCTYPE html><title>blank</title>' >"$dir/blank.html"
-browser 390,844 --screenshot="$dir/blank.png" "file://$dir/blank.html" >/dev/null
+blank_screenshot 390,844
 check "the screenshot is phone-sized (390x844)" test "$(png_size "$dir/page.png")" = 390x844
 check "the screenshot shows the page, not a blank one" \
   test "$(wc -c <"$dir/page.png")" -gt $((3 * $(wc -c <"$dir/blank.png")))
