@@ -83,7 +83,7 @@ $(BUILD)/tests/helpers.o: tests/helpers.c tests/helpers.h $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags cmocka) -c $< -o $@
 
-TEST_HELPERS := escpos_check hq_proxy hq_line_check net_printer pull_client pull_peer
+TEST_HELPERS := escpos_check hq_process hq_proxy hq_line_check net_printer pull_client pull_peer
 $(TEST_HELPERS:%=$(BUILD)/tests/%.o): $(BUILD)/tests/%.o: tests/%.c tests/%.h $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@

@@ -452,6 +452,21 @@ void tg__hq_rejected_set(tg__sync_rejected *r, int64_t seq, const char *status,
 /* The wall clock, UTC milliseconds: when HQ received or published something. */
 int64_t tg__hq_now_ms(void);
 
+/* ----- HTML pages' shared pieces (hq_html.c) ------------------------------ */
+
+/* Writes z (NUL-terminated UTF-8) to f with < > & " ' as HTML entities, safe in text and in
+ * quoted attributes. */
+void tg__hq_html_esc(FILE *f, const char *z);
+/* Writes an operator page's start to f, up to and including "<body>\n": English, mobile
+ * viewport, title (escaped here), and the shared inline CSS (body at most max_width_px wide,
+ * headings, right-aligned bordered tables) followed by css (the page's own rules, written as
+ * is). */
+void tg__hq_html_head(FILE *f, const char *title, int max_width_px, const char *css);
+#define TG__HQ_HTML_TIME_MAX 32
+/* When a page was made, for its reader: ms (Unix time) as "YYYY-MM-DD HH:MM UTC" in out, or
+ * "" when it cannot be shown. */
+void tg__hq_html_time(int64_t ms, char out[TG__HQ_HTML_TIME_MAX]);
+
 /* ----- Reports (hq_report.c builds; hq_report_html.c, hq_report_csv.c render) */
 
 #define TG__HQ_REPORT_DAYS_MAX 366 /* the longest period one report covers */

@@ -20,7 +20,6 @@
 #define THREADS_DEFAULT 2
 #define THREADS_MAX 64
 #define POOL_MAX (THREADS_MAX + 8)          /* idle database handles kept */
-#define PEM_MAX (1024 * 1024)               /* a certificate chain or key file */
 #define TIMEOUT_S 60                        /* idle connection */
 #define CONN_MEMORY (128 * 1024)            /* headers and read buffer of one connection */
 #define DISCARD_MAX (4 * TG__SYNC_BODY_MAX) /* chunked body read past the cap before closing */
@@ -64,15 +63,6 @@ static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Copies z into out[0..cap) with everything outside printable ASCII as '?':
- * client text must not forge log lines, and reasons must be valid JSON text. */
-static void printable(const char *z, char *out, size_t cap) {
-  size_t i = 0;
-  for (; z != NULL && z[i] != '\0' && i + 1 < cap; i++)
-    out[i] = (z[i] >= 0x20 && z[i] < 0x7f) ? z[i] : '?';
-  out[i] = '\0';
 }
 
 static tg__hq_db *pool_take(pool *p, char *why, size_t cap) {
@@ -150,7 +140,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, request *rq, unsi
 static enum MHD_Result send_error(struct MHD_Connection *c, request *rq, unsigned status,
                                   const char *why) {
   char out[2 * TG__HQ_WHY_MAX + 32];
-  printable(why, rq->why, sizeof rq->why);
+  tg__http_printable(why, rq->why, sizeof rq->why);
   /* the database's own words (hosts, paths) go to the log, not to clients */
   const char *line = status == MHD_HTTP_SERVICE_UNAVAILABLE
                          ? "HQ's database is unavailable; retry later"
@@ -310,8 +300,8 @@ static json_t *ack_json(const tg__hq_ack *ack) {
   for (int i = 0; i < ack->n_rejected; i++) {
     const tg__sync_rejected *r = &ack->rejected[i];
     char status[TG__SYNC_STATUS_MAX], reason[TG__SYNC_REASON_MAX];
-    printable(r->status, status, sizeof status);
-    printable(r->reason, reason, sizeof reason);
+    tg__http_printable(r->status, status, sizeof status);
+    tg__http_printable(r->reason, reason, sizeof reason);
     if (json_array_append_new(rejected, json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)r->seq,
                                                   "status", status, "reason", reason)) != 0)
       goto fail;
@@ -485,10 +475,10 @@ static enum MHD_Result join_page(struct MHD_Connection *c, request *rq, const ch
                                   : TG__HQ_OK);
     }
   }
-  printable(r.why, rq->why, sizeof rq->why);
+  tg__http_printable(r.why, rq->why, sizeof rq->why);
   if (r.warning[0] != '\0') { /* once per join while it lasts: operators read the log */
     char w[TG__HQ_WHY_MAX];
-    printable(r.warning, w, sizeof w);
+    tg__http_printable(r.warning, w, sizeof w);
     fprintf(stderr, "tillgroup-hq: warning: %s\n", w);
   }
   size_t n = 0;
@@ -563,8 +553,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
       return MHD_NO;
     *con_cls = rq;
     clock_gettime(CLOCK_MONOTONIC, &rq->t0);
-    printable(method, rq->method, sizeof rq->method);
-    printable(url, rq->path, sizeof rq->path);
+    tg__http_printable(method, rq->method, sizeof rq->method);
+    tg__http_printable(url, rq->path, sizeof rq->path);
     rq->route = strcmp(url, "/v1/records") == 0  ? ROUTE_RECORDS
                 : strcmp(url, "/v1/bundle") == 0 ? ROUTE_BUNDLE
                 : strcmp(url, "/v1/health") == 0 ? ROUTE_HEALTH
@@ -600,14 +590,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   request *rq = *con_cls;
   if (rq == NULL)
     return;
-  struct timespec t1;
-  struct tm tm;
-  char when[32], records[24] = "-";
-  time_t now = time(NULL);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  int64_t ms =
-      ((int64_t)t1.tv_sec - rq->t0.tv_sec) * 1000 + (t1.tv_nsec - rq->t0.tv_nsec) / 1000000;
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  char when[TG__HTTP_WHEN_MAX], records[24] = "-";
+  int64_t ms = tg__http_log_stamp(&rq->t0, when);
   if (rq->records > 0)
     snprintf(records, sizeof records, "%lld", (long long)rq->records);
   fprintf(stderr, "%s %s %s %u %s %s %lldms%s%s%s%s\n", when, rq->method, rq->path, rq->status,
@@ -617,74 +601,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   free(rq->body);
   free(rq);
   *con_cls = NULL;
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-  char line[512];
-  (void)cls;
-  vsnprintf(line, sizeof line, fmt, ap);
-  line[strcspn(line, "\r\n")] = '\0';
-  fprintf(stderr, "tillgroup-hq: %s\n", line);
-}
-
-/* Reads a PEM file (at most PEM_MAX bytes) as a NUL-terminated string; NULL with why. */
-static char *read_pem(const char *path, char *why, size_t cap) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    snprintf(why, cap, "cannot open %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  char *buf = malloc(PEM_MAX + 1);
-  size_t n = buf != NULL ? fread(buf, 1, PEM_MAX + 1, f) : 0;
-  int bad = buf == NULL || ferror(f) || n == 0 || n > PEM_MAX;
-  fclose(f);
-  if (bad) {
-    snprintf(why, cap,
-             buf == NULL ? "out of memory reading %s" : "%s is unreadable, empty or over 1 MiB",
-             path);
-    free(buf);
-    return NULL;
-  }
-  buf[n] = '\0';
-  return buf;
-}
-
-/* Reads "A.B.C.D:PORT" or "[V6]:PORT" into addr; -1 when it is neither. */
-static int parse_listen(const char *z, struct sockaddr_storage *addr, int *v6) {
-  char host[64];
-  const char *colon = strrchr(z, ':'), *p;
-  size_t n;
-  long port = 0;
-  if (colon == NULL || colon[1] == '\0')
-    return -1;
-  for (p = colon + 1; *p >= '0' && *p <= '9' && port <= 65535; p++)
-    port = port * 10 + (*p - '0');
-  if (*p != '\0' || port > 65535)
-    return -1;
-  memset(addr, 0, sizeof *addr);
-  if (z[0] == '[') {
-    n = (size_t)(colon - z);
-    if (n < 3 || z[n - 1] != ']' || n - 2 >= sizeof host)
-      return -1;
-    memcpy(host, z + 1, n - 2);
-    host[n - 2] = '\0';
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)addr;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons((uint16_t)port);
-    *v6 = 1;
-    return inet_pton(AF_INET6, host, &a->sin6_addr) == 1 ? 0 : -1;
-  }
-  n = (size_t)(colon - z);
-  if (n == 0 || n >= sizeof host)
-    return -1;
-  memcpy(host, z, n);
-  host[n] = '\0';
-  struct sockaddr_in *a = (struct sockaddr_in *)addr;
-  a->sin_family = AF_INET;
-  a->sin_port = htons((uint16_t)port);
-  *v6 = 0;
-  return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
 }
 
 int tg__hq_serve(const tg__hq_serve_config *cfg) {
@@ -701,18 +617,8 @@ int tg__hq_serve(const tg__hq_serve_config *cfg) {
   if ((db_pool.be = tg__hq_backend_for(cfg->db_spec, why, sizeof why)) == NULL)
     return fprintf(stderr, "tillgroup-hq serve: %s\n", why), 1;
   db_pool.spec = cfg->db_spec;
-  if (parse_listen(cfg->listen, &addr, &v6) != 0)
-    return fprintf(stderr,
-                   "tillgroup-hq serve: --listen is HOST:PORT with an IPv4 address "
-                   "or [IPv6], not %s\n",
-                   cfg->listen),
-           1;
-  if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
-    return fprintf(stderr, "tillgroup-hq serve: --tls-cert and --tls-key go together\n"), 1;
-  if (cfg->tls_cert != NULL && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-    return fprintf(stderr, "tillgroup-hq serve: this libmicrohttpd has no TLS\n"), 1;
-  if (cfg->tls_cert != NULL && ((cert = read_pem(cfg->tls_cert, why, sizeof why)) == NULL ||
-                                (key = read_pem(cfg->tls_key, why, sizeof why)) == NULL)) {
+  if (tg__http_listen_addr(cfg->listen, &addr, &v6, why, sizeof why) != 0 ||
+      tg__http_tls_load(cfg->tls_cert, cfg->tls_key, &cert, &key, why, sizeof why) != 0) {
     fprintf(stderr, "tillgroup-hq serve: %s\n", why);
     goto done;
   }
@@ -740,7 +646,8 @@ int tg__hq_serve(const tg__hq_serve_config *cfg) {
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
                    (v6 ? MHD_USE_IPv6 : 0) | (cert != NULL ? MHD_USE_TLS : 0);
   d = MHD_start_daemon(
-      flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+      flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_EXTERNAL_LOGGER, tg__http_mhd_log,
+      (void *)"tillgroup-hq",
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
       threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,

@@ -49,19 +49,6 @@ static const char *say(words w, int lang) {
   return lang == TG__HQ_LANG_ZH ? w.zh : w.en;
 }
 
-static void esc(FILE *f, const char *z) {
-  for (; *z != '\0'; z++) {
-    switch (*z) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    case '\'': fputs("&#39;", f); break;
-    default: fputc(*z, f);
-    }
-  }
-}
-
 /* text as a QR code drawn in inline SVG (one path of dark modules); nothing when it cannot be encoded. */
 static void qr_svg(FILE *f, const char *text, const char *label) {
   QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
@@ -72,7 +59,7 @@ static void qr_svg(FILE *f, const char *text, const char *label) {
           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\""
           " shape-rendering=\"crispEdges\" role=\"img\" aria-label=\"",
           QR_PX, QR_PX, size, size);
-  esc(f, label);
+  tg__hq_html_esc(f, label);
   fprintf(f, "\"><rect width=\"%d\" height=\"%d\" fill=\"#fff\"/><path fill=\"#000\" d=\"", size, size);
   for (int y = 0; y < w; y++)
     for (int x = 0; x < w; x++)
@@ -90,7 +77,7 @@ static void png_img(FILE *f, const unsigned char *p, size_t n, const char *label
     return;
   sodium_bin2base64(b64, cap, p, n, sodium_base64_VARIANT_ORIGINAL);
   fprintf(f, "<img width=\"%d\" height=\"%d\" alt=\"", QR_PX, QR_PX);
-  esc(f, label);
+  tg__hq_html_esc(f, label);
   fprintf(f, "\" src=\"data:image/png;base64,%s\">", b64);
   free(b64);
 }
@@ -115,7 +102,7 @@ static void head(FILE *f, int lang, const char *t) {
           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
           "<meta name=\"referrer\" content=\"no-referrer\"><title>",
           lang == TG__HQ_LANG_ZH ? "zh-CN" : "en");
-  esc(f, t);
+  tg__hq_html_esc(f, t);
   fprintf(f, "</title>%s</head><body><main>", style);
 }
 
@@ -151,7 +138,7 @@ static void joined(FILE *f, const tg__hq_join_result *r, int lang) {
   if (r->join.again)
     fprintf(f, "<p class=\"muted\">%s</p>", say(again, lang));
   fputs("<section class=\"card\" id=\"group\"><h2>", f);
-  esc(f, g->name);
+  tg__hq_html_esc(f, g->name);
   fprintf(f, "</h2><p>%s</p>", say(scan, lang));
   if (g->qr != NULL && g->n_qr > 0)
     png_img(f, g->qr, g->n_qr, g->name);
@@ -159,7 +146,7 @@ static void joined(FILE *f, const tg__hq_join_result *r, int lang) {
     qr_svg(f, g->link, g->name);
   if (g->link[0] != '\0') {
     fputs("<a class=\"btn\" rel=\"noopener noreferrer\" href=\"", f);
-    esc(f, g->link);
+    tg__hq_html_esc(f, g->link);
     fprintf(f, "\">%s</a>", say(open_link, lang));
   }
   fputs("</section>", f);
@@ -169,7 +156,7 @@ static void joined(FILE *f, const tg__hq_join_result *r, int lang) {
     terms(f, r, lang);
     qr_svg(f, r->join.coupon, say(coupon_head, lang));
     fputs("<p class=\"code\" id=\"coupon-token\">", f);
-    esc(f, r->join.coupon);
+    tg__hq_html_esc(f, r->join.coupon);
     fputs("</p></section>", f);
   }
   fputs("</main></body></html>\n", f);

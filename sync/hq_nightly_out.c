@@ -6,7 +6,6 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "hq.h"
 
@@ -67,25 +66,12 @@ int tg__hq_nightly_json(const tg__hq_nightly *r, FILE *f) {
   return rc == 0 && fputc('\n', f) != EOF && !ferror(f) ? 0 : -1;
 }
 
-static void esc(FILE *f, const char *z) {
-  for (; *z != '\0'; z++) {
-    switch (*z) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    case '\'': fputs("&#39;", f); break;
-    default: fputc(*z, f);
-    }
-  }
-}
-
 static void terminal_row(FILE *f, const tg__hq_nightly_terminal *t) {
   int warn = (t->flags & TG__HQ_NF_OPERATOR) != 0;
   fputs("<tr><td>", f);
-  esc(f, t->store);
+  tg__hq_html_esc(f, t->store);
   fputc('-', f);
-  esc(f, t->terminal);
+  tg__hq_html_esc(f, t->terminal);
   fprintf(f, "</td><td>%s</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64
              "</td><td>%" PRId64 "</td><td>",
           t->reachable ? "yes" : "no", t->epoch, t->max_seq, t->count_before, t->count_after);
@@ -98,35 +84,24 @@ static void terminal_row(FILE *f, const tg__hq_nightly_terminal *t) {
   for (int b = 0, n = 0; tg__hq_nightly_flag_name(b) != NULL; b++)
     if (t->flags & (1u << b)) {
       fputs(n++ ? ", " : "", f);
-      esc(f, tg__hq_nightly_flag_name(b));
+      tg__hq_html_esc(f, tg__hq_nightly_flag_name(b));
     }
   fputs("</td><td>", f);
-  esc(f, t->why);
+  tg__hq_html_esc(f, t->why);
   fputs("</td></tr>\n", f);
 }
 
 int tg__hq_nightly_html(const tg__hq_nightly *r, FILE *f) {
-  char made[32] = "";
-  time_t s = (time_t)(r->run_ms / 1000);
-  struct tm tm;
-  if (gmtime_r(&s, &tm) != NULL)
-    strftime(made, sizeof made, "%Y-%m-%d %H:%M UTC", &tm);
+  char made[TG__HQ_HTML_TIME_MAX];
+  tg__hq_html_time(r->run_ms, made);
   int need = tg__hq_nightly_needs_operator(r);
-  fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>"
-        "tillgroup nightly pull ",
-        f);
-  esc(f, r->date);
-  fputs("</title><style>"
-        "body{font-family:sans-serif;margin:24px;color:#222;max-width:960px}"
-        "h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ccc}"
-        "table{border-collapse:collapse;font-size:13px;margin:8px 0}"
-        "td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}"
-        "td:first-child,th:first-child,td:last-child{text-align:left}"
-        ".warn{color:#c53030;font-weight:bold}.ok{color:#2f855a;font-weight:bold}"
-        "</style></head><body>\n<h1>Nightly pull ",
-        f);
-  esc(f, r->date);
+  char title[64];
+  snprintf(title, sizeof title, "tillgroup nightly pull %s", r->date);
+  tg__hq_html_head(f, title, 960,
+                   "td:first-child,th:first-child,td:last-child{text-align:left}"
+                   ".warn{color:#c53030;font-weight:bold}.ok{color:#2f855a;font-weight:bold}");
+  fputs("<h1>Nightly pull ", f);
+  tg__hq_html_esc(f, r->date);
   fprintf(f, "</h1>\n<p>Run %s; %d terminal(s). <span class=\"%s\">%s</span></p>\n", made,
           r->n_terminals, need ? "warn" : "ok",
           need ? "Something needs an operator." : "All terminals agree with HQ.");
@@ -146,16 +121,16 @@ int tg__hq_nightly_html(const tg__hq_nightly *r, FILE *f) {
   for (int i = 0; i < r->n_findings; i++) {
     const tg__hq_finding *x = &r->findings[i];
     fputs("<tr><td>", f);
-    esc(f, x->kind);
+    tg__hq_html_esc(f, x->kind);
     fprintf(f, "</td><td class=\"%s\">%s</td><td>", x->needs_operator ? "warn" : "",
             x->needs_operator ? "yes" : "no");
-    esc(f, x->store);
+    tg__hq_html_esc(f, x->store);
     if (x->terminal[0] != '\0') {
       fputc('-', f);
-      esc(f, x->terminal);
+      tg__hq_html_esc(f, x->terminal);
     }
     fputs("</td><td>", f);
-    esc(f, x->what);
+    tg__hq_html_esc(f, x->what);
     fputs("</td></tr>\n", f);
   }
   if (r->n_findings > 0)

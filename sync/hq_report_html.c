@@ -19,19 +19,6 @@
 #define TOP 24
 #define STALE_MS (24 * 3600 * 1000LL) /* a terminal not heard from for a day is flagged */
 
-static void esc(FILE *f, const char *z) {
-  for (; *z != '\0'; z++) {
-    switch (*z) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    case '\'': fputs("&#39;", f); break;
-    default: fputc(*z, f);
-    }
-  }
-}
-
 /* num / den in basis points, rounded half up; 0 when den is 0. */
 static int64_t bp(int64_t num, int64_t den) {
   return den > 0 ? (num * 10000 + den / 2) / den : 0;
@@ -71,13 +58,13 @@ static void chart(FILE *f, const char *title, int n, char (*labels)[24], const i
   fprintf(f, "<figure><svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\""
              " width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"",
           CHART_W, CHART_H, CHART_W, CHART_H);
-  esc(f, title);
+  tg__hq_html_esc(f, title);
   fprintf(f, "\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>", LEFT, TOP, LEFT,
           TOP + plot_h);
   fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>", LEFT, TOP + plot_h,
           CHART_W - 4, TOP + plot_h);
   fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"scale\">", LEFT - 4, TOP + 4);
-  esc(f, scale_max);
+  tg__hq_html_esc(f, scale_max);
   fprintf(f, "</text><text x=\"%d\" y=\"%d\" class=\"scale\">0</text>", LEFT - 4, TOP + plot_h);
   for (int i = 0; i < n; i++) {
     int x = LEFT + 4 + i * gw;
@@ -89,17 +76,17 @@ static void chart(FILE *f, const char *title, int n, char (*labels)[24], const i
     }
     if (i % every == 0) {
       fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\">", x + gw / 2, TOP + plot_h + 16);
-      esc(f, labels[i]);
+      tg__hq_html_esc(f, labels[i]);
       fputs("</text>", f);
     }
   }
   fputs("</svg><figcaption>", f);
-  esc(f, title);
+  tg__hq_html_esc(f, title);
   if (b != NULL) {
     fputs(" — <span class=\"k0\">■</span> ", f);
-    esc(f, legend_a);
+    tg__hq_html_esc(f, legend_a);
     fputs(" <span class=\"k1\">■</span> ", f);
-    esc(f, legend_b);
+    tg__hq_html_esc(f, legend_b);
   }
   fputs("</figcaption></figure>\n", f);
 }
@@ -158,12 +145,12 @@ static void sales(FILE *f, const tg__hq_report *r) {
   for (int i = 0; i < r->days.n; i++) {
     const tg__hq_report_row *d = &r->days.rows[i];
     fputs("<tr><td>", f);
-    esc(f, d->key[0]);
+    tg__hq_html_esc(f, d->key[0]);
     fprintf(f, "</td><td>%s</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>", d->key[1], d->v[0],
             d->v[1]);
-    esc(f, money(d->v[2], d->currency, buf));
+    tg__hq_html_esc(f, money(d->v[2], d->currency, buf));
     fputc(' ', f);
-    esc(f, d->currency);
+    tg__hq_html_esc(f, d->currency);
     fputs("</td></tr>\n", f);
   }
   fputs("</table>\n", f);
@@ -225,9 +212,9 @@ static void invites(FILE *f, const tg__hq_report *r) {
   for (int i = 0; i < r->invites.n; i++) {
     const tg__hq_report_row *v = &r->invites.rows[i];
     fputs("<tr><td>", f);
-    esc(f, v->key[0]);
+    tg__hq_html_esc(f, v->key[0]);
     fputs("</td><td>", f);
-    esc(f, v->key[1][0] != '\0' ? v->key[1] : "—");
+    tg__hq_html_esc(f, v->key[1][0] != '\0' ? v->key[1] : "—");
     fprintf(f, "</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%s</td></tr>\n", v->v[0],
             v->v[1], pct(bp(v->v[1], v->v[0]), buf));
   }
@@ -300,9 +287,9 @@ static void sync_health(FILE *f, const tg__hq_report *r) {
                        : t->dead_letters > 0                         ? "dead letters"
                                                                      : "";
     fputs("<tr><td>", f);
-    esc(f, t->store);
+    tg__hq_html_esc(f, t->store);
     fputc('-', f);
-    esc(f, t->terminal);
+    tg__hq_html_esc(f, t->terminal);
     fprintf(f,
             "</td><td>%s</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64
             "</td><td>%" PRId64 "</td><td class=\"%s\">%s</td>",
@@ -313,7 +300,7 @@ static void sync_health(FILE *f, const tg__hq_report *r) {
       continue;
     }
     fprintf(f, "<td class=\"%s\">%s ", night->needs_operator ? "warn" : "", night->date);
-    esc(f, night->flags[0] != '\0' ? night->flags : "all well");
+    tg__hq_html_esc(f, night->flags[0] != '\0' ? night->flags : "all well");
     fputs("</td></tr>\n", f);
   }
   fputs("</table>\n", f);
@@ -360,11 +347,11 @@ static void groups(FILE *f, const tg__hq_report *r) {
                        : g->joined * 10 >= g->capacity * 9 ? "90% full or more"
                                                            : "";
     fputs("<tr><td>", f);
-    esc(f, g->store);
+    tg__hq_html_esc(f, g->store);
     fprintf(f, "</td><td>#%lld ", (long long)g->id);
-    esc(f, g->name);
+    tg__hq_html_esc(f, g->name);
     fputs("</td><td>", f);
-    esc(f, g->platform);
+    tg__hq_html_esc(f, g->platform);
     fprintf(f,
             "</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%s</td><td>%" PRId64
             "</td><td>%s</td><td class=\"%s\">%s</td></tr>\n",
@@ -376,32 +363,26 @@ static void groups(FILE *f, const tg__hq_report *r) {
     if ((i == 0 || strcmp(r->groups[i].store, r->groups[i - 1].store) != 0) &&
         tg__hq_group_warnings(r->groups, n, r->groups[i].store, r->made_ms, warn, sizeof warn) > 0) {
       fputs("<p class=\"warn\">", f);
-      esc(f, warn);
+      tg__hq_html_esc(f, warn);
       fputs("</p>\n", f);
     }
 }
 
 int tg__hq_report_html(const tg__hq_report *r, FILE *f) {
-  char made[32] = "";
-  time_t s = (time_t)(r->made_ms / 1000);
-  struct tm tm;
-  if (gmtime_r(&s, &tm) != NULL)
-    strftime(made, sizeof made, "%Y-%m-%d %H:%M UTC", &tm);
+  char made[TG__HQ_HTML_TIME_MAX];
+  tg__hq_html_time(r->made_ms, made);
+  char title[96];
+  snprintf(title, sizeof title, "tillgroup report %s – %s", r->from, r->to);
+  tg__hq_html_head(
+      f, title, 760,
+      "td:first-child,th:first-child{text-align:left}"
+      ".axis{stroke:#888}.s0,.k0{fill:#2b6cb0;color:#2b6cb0}.s1,.k1{fill:#dd6b20;color:#dd6b20}"
+      ".scale{font-size:11px;text-anchor:end}.label{font-size:10px;text-anchor:middle}"
+      "figure{margin:8px 0}figcaption{font-size:13px}.warn{color:#c53030;font-weight:bold}");
   fprintf(f,
-          "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-          "<title>tillgroup report %s – %s</title><style>"
-          "body{font-family:sans-serif;margin:24px;color:#222;max-width:760px}"
-          "h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ccc}"
-          "table{border-collapse:collapse;font-size:13px;margin:8px 0}"
-          "td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}"
-          "td:first-child,th:first-child{text-align:left}"
-          ".axis{stroke:#888}.s0,.k0{fill:#2b6cb0;color:#2b6cb0}.s1,.k1{fill:#dd6b20;color:#dd6b20}"
-          ".scale{font-size:11px;text-anchor:end}.label{font-size:10px;text-anchor:middle}"
-          "figure{margin:8px 0}figcaption{font-size:13px}.warn{color:#c53030;font-weight:bold}"
-          "</style></head><body>\n<h1>Store community report</h1>\n"
+          "<h1>Store community report</h1>\n"
           "<p>%s to %s, days in %s; made %s from %" PRId64 " records",
-          r->from, r->to, r->from, r->to, r->tz, made, r->records);
+          r->from, r->to, r->tz, made, r->records);
   if (r->unreadable > 0)
     fprintf(f, " (<span class=\"warn\">%" PRId64 " could not be read</span>)", r->unreadable);
   fputs(".</p>\n", f);

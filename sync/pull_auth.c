@@ -32,8 +32,7 @@ int tg__pull_sign(const unsigned char hq_sk[64], const char *store, const char *
   return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-/* Reads a decimal 1..2^53 from z[0..n) without sign or leading zero. */
-static int read_time(const char *z, size_t n, int64_t *out) {
+int64_t tg__pull_decimal(const char *z, size_t n) {
   int64_t v = 0;
   if (n == 0 || n > 16 || z[0] == '0')
     return -1;
@@ -42,8 +41,7 @@ static int read_time(const char *z, size_t n, int64_t *out) {
       return -1;
     v = v * 10 + (z[i] - '0');
   }
-  *out = v;
-  return v <= (INT64_C(1) << 53) ? 0 : -1;
+  return v <= TG__PULL_SEQ_MAX ? v : -1;
 }
 
 int tg__pull_check(const unsigned char hq_key[32], const char *store, const char *terminal,
@@ -65,7 +63,7 @@ int tg__pull_check(const unsigned char hq_key[32], const char *store, const char
     return -1;
   }
   p += n_store + n_terminal + 2;
-  if ((dot = strchr(p, '.')) == NULL || read_time(p, (size_t)(dot - p), &time_ms) != 0 ||
+  if ((dot = strchr(p, '.')) == NULL || (time_ms = tg__pull_decimal(p, (size_t)(dot - p))) < 0 ||
       strlen(dot + 1) != SIG_B64 ||
       sodium_base642bin(sig, sizeof sig, dot + 1, SIG_B64, NULL, &got, &end, B64) != 0 ||
       got != sizeof sig) {

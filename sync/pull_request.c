@@ -10,19 +10,6 @@ static void refuse(tg__pull_request *out, unsigned status, const char *why) {
   snprintf(out->why, sizeof out->why, "%s", why);
 }
 
-/* Reads a decimal 1..2^53 from z[0..n) without sign or leading zero; -1 if it is not one. */
-static int64_t read_seq(const char *z, size_t n) {
-  int64_t v = 0;
-  if (n == 0 || n > 16 || z[0] == '0')
-    return -1;
-  for (size_t i = 0; i < n; i++) {
-    if (z[i] < '0' || z[i] > '9')
-      return -1;
-    v = v * 10 + (z[i] - '0');
-  }
-  return v <= TG__PULL_SEQ_MAX ? v : -1;
-}
-
 /* Reads "from=A&to=B" in either order into out; 0, or -1 with out refused as 422. */
 static int read_query(const char *q, tg__pull_request *out) {
   int seen_from = 0, seen_to = 0;
@@ -36,7 +23,7 @@ static int read_query(const char *q, tg__pull_request *out) {
       return refuse(out, 422, "the only query parameters are from and to"), -1;
     if ((is_from && seen_from) || (is_to && seen_to))
       return refuse(out, 422, is_from ? "from is given twice" : "to is given twice"), -1;
-    int64_t v = eq != NULL ? read_seq(eq + 1, n - name - 1) : -1;
+    int64_t v = eq != NULL ? tg__pull_decimal(eq + 1, n - name - 1) : -1;
     if (v < 0)
       return refuse(out, 422,
                     is_from ? "from is not a decimal 1..2^53 without sign or leading zero"

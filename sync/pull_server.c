@@ -21,7 +21,6 @@
 #define CONNECTIONS_MAX 64      /* open connections; more are refused at accept */
 #define TIMEOUT_S 30            /* idle connection */
 #define CONN_MEMORY (32 * 1024) /* headers and read buffer of one connection */
-#define PEM_MAX (1024 * 1024)   /* a certificate chain or key file */
 #define LOG_TARGET_MAX 96
 #define FIRST_CAP (64 * 1024)
 #define TOO_BIG 1 /* a line callback's result: the body would pass TG__PULL_BODY_MAX */
@@ -60,15 +59,6 @@ static int64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Copies z into out[0..cap) with everything outside printable ASCII as '?':
- * a client's text must not forge log lines. */
-static void printable(const char *z, char *out, size_t cap) {
-  size_t i = 0;
-  for (; z != NULL && z[i] != '\0' && i + 1 < cap; i++)
-    out[i] = (z[i] >= 0x20 && z[i] < 0x7f) ? z[i] : '?';
-  out[i] = '\0';
 }
 
 static int on_line(void *arg, int64_t seq, const char *body, size_t n) {
@@ -149,7 +139,7 @@ static enum MHD_Result send_body(struct MHD_Connection *c, const tg__pull_server
 /* Answers {"error":"why"} (why cut to one printable line), with the MAC when auth is given. */
 static enum MHD_Result send_error(struct MHD_Connection *c, const tg__pull_server *s, request *rq,
                                   unsigned status, const char *why, const char *auth) {
-  printable(why, rq->why, sizeof rq->why);
+  tg__http_printable(why, rq->why, sizeof rq->why);
   json_t *o = json_pack("{s:s}", "error", rq->why);
   char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
@@ -282,7 +272,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   if (rq->answered)
     return MHD_NO; /* no body is read after an answer */
   if (rq->method[0] == '\0') {
-    printable(method, rq->method, sizeof rq->method);
+    tg__http_printable(method, rq->method, sizeof rq->method);
     if (has_body(c)) { /* refused at once, with the reason a bodiless request would get first */
       tg__pull_request pr;
       rq->answered = 1;
@@ -325,84 +315,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   request *rq = *con_cls;
   if (rq == NULL)
     return;
-  struct timespec t1;
-  struct tm tm;
-  char when[32], records[24] = "-", target[LOG_TARGET_MAX];
-  time_t now = time(NULL);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  int64_t ms =
-      ((int64_t)t1.tv_sec - rq->t0.tv_sec) * 1000 + (t1.tv_nsec - rq->t0.tv_nsec) / 1000000;
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  char when[TG__HTTP_WHEN_MAX], records[24] = "-", target[LOG_TARGET_MAX];
+  int64_t ms = tg__http_log_stamp(&rq->t0, when);
   if (rq->records > 0)
     snprintf(records, sizeof records, "%lld", (long long)rq->records);
-  printable(rq->too_long ? "(over 512 bytes)" : rq->target, target, sizeof target);
+  tg__http_printable(rq->too_long ? "(over 512 bytes)" : rq->target, target, sizeof target);
   fprintf(stderr, "%s %s %s %u %s %lldms%s%s%s%s\n", when, rq->method[0] ? rq->method : "-", target,
           rq->status, records, (long long)ms, rq->why[0] ? " \"" : "", rq->why,
           rq->why[0] ? "\"" : "",
           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
   free(rq);
   *con_cls = NULL;
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-  char line[512];
-  (void)cls;
-  vsnprintf(line, sizeof line, fmt, ap);
-  line[strcspn(line, "\r\n")] = '\0';
-  fprintf(stderr, "tillgroup serve-sync: %s\n", line);
-}
-
-/* Reads a PEM file (at most PEM_MAX bytes) as a NUL-terminated string; NULL with why. */
-static char *read_pem(const char *path, char *why, size_t cap) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    snprintf(why, cap, "cannot open %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  char *buf = malloc(PEM_MAX + 1);
-  size_t n = buf != NULL ? fread(buf, 1, PEM_MAX + 1, f) : 0;
-  int bad = buf == NULL || ferror(f) || n == 0 || n > PEM_MAX;
-  fclose(f);
-  if (bad) {
-    snprintf(why, cap, "%s is unreadable, empty or over 1 MiB", path);
-    free(buf);
-    return NULL;
-  }
-  buf[n] = '\0';
-  return buf;
-}
-
-/* Reads "A.B.C.D:PORT" or "[V6]:PORT" into addr; -1 when it is neither. */
-static int read_listen(const char *z, struct sockaddr_storage *addr, int *v6) {
-  char host[64];
-  const char *colon = strrchr(z, ':'), *p;
-  long port = 0;
-  if (colon == NULL || colon[1] == '\0' || colon - z >= (long)sizeof host || colon == z)
-    return -1;
-  for (p = colon + 1; *p >= '0' && *p <= '9' && port <= 65535; p++)
-    port = port * 10 + (*p - '0');
-  if (*p != '\0' || port > 65535)
-    return -1;
-  memset(addr, 0, sizeof *addr);
-  size_t n = (size_t)(colon - z);
-  *v6 = z[0] == '[';
-  if (*v6) {
-    if (n < 3 || z[n - 1] != ']')
-      return -1;
-    memcpy(host, z + 1, n - 2);
-    host[n - 2] = '\0';
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)addr;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons((uint16_t)port);
-    return inet_pton(AF_INET6, host, &a->sin6_addr) == 1 ? 0 : -1;
-  }
-  memcpy(host, z, n);
-  host[n] = '\0';
-  struct sockaddr_in *a = (struct sockaddr_in *)addr;
-  a->sin_family = AF_INET;
-  a->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
 }
 
 int tg__pull_server_start(const tg__pull_server_config *cfg, tg__pull_server **out, char *why,
@@ -415,21 +338,8 @@ int tg__pull_server_start(const tg__pull_server_config *cfg, tg__pull_server **o
                                                   : (unsigned)cfg->threads;
   tg__pull_server *s = NULL;
   *out = NULL;
-  if (cfg->listen == NULL || read_listen(cfg->listen, &addr, &v6) != 0) {
-    snprintf(why, cap, "--listen is HOST:PORT with an IPv4 address or [IPv6], not %s",
-             cfg->listen != NULL ? cfg->listen : "nothing");
-    goto done;
-  }
-  if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
-    snprintf(why, cap, "--tls-cert and --tls-key go together");
-    goto done;
-  }
-  if (cfg->tls_cert != NULL && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-    snprintf(why, cap, "this libmicrohttpd has no TLS");
-    goto done;
-  }
-  if (cfg->tls_cert != NULL && ((cert = read_pem(cfg->tls_cert, why, cap)) == NULL ||
-                                (key = read_pem(cfg->tls_key, why, cap)) == NULL))
+  if (tg__http_listen_addr(cfg->listen, &addr, &v6, why, cap) != 0 ||
+      tg__http_tls_load(cfg->tls_cert, cfg->tls_key, &cert, &key, why, cap) != 0)
     goto done;
   if ((s = calloc(1, sizeof *s)) == NULL) {
     snprintf(why, cap, "out of memory");
@@ -442,7 +352,8 @@ int tg__pull_server_start(const tg__pull_server_config *cfg, tg__pull_server **o
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
                    (v6 ? MHD_USE_IPv6 : 0) | (cert != NULL ? MHD_USE_TLS : 0);
   s->d = MHD_start_daemon(
-      flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+      flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, tg__http_mhd_log,
+      (void *)"tillgroup serve-sync",
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
       threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)(cfg->timeout_s > 0 ? cfg->timeout_s : TIMEOUT_S), MHD_OPTION_CONNECTION_LIMIT,

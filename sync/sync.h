@@ -9,6 +9,7 @@
 #ifndef TG_SYNC_H
 #define TG_SYNC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -131,6 +132,12 @@ int tg__pull_sign(const unsigned char hq_sk[64], const char *store, const char *
 int tg__pull_check(const unsigned char hq_key[32], const char *store, const char *terminal,
                    const char *method, const char *target, const char *header, int64_t now_ms,
                    char *why, size_t cap);
+/*
+ * Reads z[0..n) (not NUL-terminated) as the pull protocol's numbers are
+ * written, a decimal 1..2^53 without sign or leading zero (sequence
+ * numbers, TIME_MS of the signature): its value, or -1 when it is not one.
+ */
+int64_t tg__pull_decimal(const char *z, size_t n);
 
 #define TG__PULL_MAC_TEXT 44 /* base64url of a 32-byte HMAC, plus NUL */
 
@@ -145,6 +152,38 @@ int tg__pull_check(const unsigned char hq_key[32], const char *store, const char
  */
 void tg__pull_mac(const unsigned char invite_key[32], const char *authorization, const void *body,
                   size_t n, char out[TG__PULL_MAC_TEXT]);
+
+/* ----- Serving HTTP with libmicrohttpd (http_serve.c): the pull endpoint's and HQ's --- */
+
+struct sockaddr_storage;
+struct timespec;
+
+#define TG__HTTP_WHEN_MAX 32 /* "YYYY-MM-DDTHH:MM:SSZ" and its NUL, with room */
+
+
+/* Copies z (NULL: "") into out[0..cap), cut to fit, with every byte outside
+ * printable ASCII as '?': a client's text must not forge log lines. */
+void tg__http_printable(const char *z, char *out, size_t cap);
+/* For a request's log line: the wall time now as UTC "YYYY-MM-DDTHH:MM:SSZ"
+ * into when, and returns the milliseconds since t0 (CLOCK_MONOTONIC, taken
+ * when the request began). */
+int64_t tg__http_log_stamp(const struct timespec *t0, char when[TG__HTTP_WHEN_MAX]);
+/* libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER: writes the message as one line
+ * "CLS: message" to stderr, where cls is the program's name (a string). */
+void tg__http_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Reads listen, "A.B.C.D:PORT" or "[V6]:PORT" (port 0: any free one), into
+ * addr and *v6 (1 for IPv6, for MHD_USE_IPv6). Returns 0, or -1 with one line
+ * for the operator in why[0..cap). */
+int tg__http_listen_addr(const char *listen, struct sockaddr_storage *addr, int *v6, char *why,
+                         size_t cap);
+/* The --tls-cert and --tls-key files (both NULL: plain HTTP, *cert = *key =
+ * NULL) as NUL-terminated PEM text of at most 1 MiB each, for
+ * MHD_OPTION_HTTPS_MEM_CERT/KEY. Returns 0 with both set (free both; zero
+ * the key's bytes first), or -1 with nothing to free and one line in
+ * why[0..cap): one file without the other, no TLS in libmicrohttpd, a file
+ * unreadable, empty or too big. */
+int tg__http_tls_load(const char *cert_path, const char *key_path, char **cert, char **key,
+                      char *why, size_t cap);
 
 /* ----- The terminal's nightly-pull endpoint (pull_request.c, pull_server.c) - */
 

@@ -13,21 +13,7 @@ trap '[ -n "$hq_pid" ] && kill "$hq_pid" 2>/dev/null; [ -n "$KEEP" ] || rm -rf "
 export TILLGROUP_HQ_DB="sqlite:$dir/hq.db"
 export TILLGROUP_DB="$dir/t.db"
 LINK="https://work.weixin.qq.com/gm/JOINTEST42"
-n=0 failed=0
-check() { # description, then a command that must succeed
-  n=$((n + 1))
-  d=$1
-  shift
-  if "$@" >/dev/null 2>&1; then echo "ok $n - $d"; else echo "not ok $n - $d"; failed=1; fi
-}
-browser() { # window size, then chromium's other arguments; bounded, sandbox-less (root in CI)
-  size=$1
-  shift
-  timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync --hide-scrollbars \
-    --user-data-dir="$(mktemp -d "$dir/chrome-XXXXXX")" --window-size="$size" "$@" 2>/dev/null
-}
-png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }
+. "$(dirname "$0")/chromium.sh"
 
 echo "1..10"
 # HQ on a free loopback port, stopped by the trap (and by timeout at the latest)
@@ -50,8 +36,7 @@ printf '{"uuid":"6f1c0e2a-4b1d-4c8e-9a77-1b2c3d4e5f01","guide":"G07","lines":[{"
 url=$(zbarimg --raw -q "$dir/receipt.png" 2>/dev/null | grep '^HTTP://' | head -n 1)
 check "the receipt's QR holds the invite URL" test -n "$url"
 browser 390,844 --screenshot="$dir/page.png" "$url" >/dev/null
-printf '<!DOCTYPE html><title>blank</title>' >"$dir/blank.html"
-browser 390,844 --screenshot="$dir/blank.png" "file://$dir/blank.html" >/dev/null
+blank_screenshot 390,844
 check "the screenshot is phone-sized (390x844)" test "$(png_size "$dir/page.png")" = 390x844
 check "the screenshot shows the page, not a blank one" \
   test "$(wc -c <"$dir/page.png")" -gt $((3 * $(wc -c <"$dir/blank.png")))

@@ -1,13 +1,9 @@
 /* The nightly-pull suites' client: fixtures, libcurl requests signed as HQ, and their checks. */
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <poll.h>
-#include <signal.h>
 #include <sodium.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -251,77 +247,4 @@ void pc_expect_refusal(pc_fixture *f, const pc_answer *a, long status) {
     fail_msg("not {\"error\":...}: %.*s", (int)a->n, a->body);
   json_decref(o);
   (void)f;
-}
-
-/* Starts argv (a server that prints "listening on HOST:PORT"); its pid, and the port in *port. */
-pid_t pc_start_process(const char *dir, char *const argv[], unsigned *port) {
-  int pipefd[2];
-  assert_int_equal(pipe(pipefd), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    char log[4200];
-    snprintf(log, sizeof log, "%s/proc.log", dir);
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(pipefd[1], 1);
-    if (err >= 0)
-      dup2(err, 2);
-    close(pipefd[0]);
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  close(pipefd[1]);
-  char line[256];
-  size_t n = 0;
-  struct pollfd pfd = {pipefd[0], POLLIN, 0};
-  while (n + 1 < sizeof line && memchr(line, '\n', n) == NULL && poll(&pfd, 1, 10000) > 0) {
-    ssize_t r = read(pipefd[0], line + n, sizeof line - 1 - n);
-    if (r <= 0)
-      break;
-    n += (size_t)r;
-  }
-  line[n] = '\0';
-  close(pipefd[0]);
-  const char *colon = strrchr(line, ':');
-  if (strncmp(line, "listening on ", 13) != 0 || colon == NULL) {
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    fail_msg("%s did not start: \"%s\" (see %s/proc.log)", argv[0], line, dir);
-  }
-  *port = (unsigned)strtoul(colon + 1, NULL, 10);
-  return pid;
-}
-
-/* Runs argv with stdin from in (NULL: none) and stdout into out; its exit status. */
-int pc_run_process(const char *dir, char *const argv[], const char *in, char *out, size_t cap) {
-  int o[2], i[2];
-  assert_int_equal(pipe(o), 0);
-  assert_int_equal(pipe(i), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    char log[4200];
-    snprintf(log, sizeof log, "%s/proc.log", dir);
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(o[1], 1);
-    dup2(i[0], 0);
-    if (err >= 0)
-      dup2(err, 2);
-    close(o[0]);
-    close(i[1]);
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  close(o[1]);
-  close(i[0]);
-  if (in != NULL && write(i[1], in, strlen(in)) < 0)
-    fail_msg("write to child");
-  close(i[1]);
-  size_t n = 0;
-  ssize_t r;
-  while (n + 1 < cap && (r = read(o[0], out + n, cap - 1 - n)) > 0)
-    n += (size_t)r;
-  out[n] = '\0';
-  close(o[0]);
-  int status;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -89,10 +89,4 @@ void pc_read_manifest(const pc_answer *a, int64_t *epoch, int64_t *max_seq, int6
 /* Sends and checks the status and an {"error":...} body. */
 void pc_expect_refusal(pc_fixture *f, const pc_answer *a, long status);
 
-/* Starts argv (a server that prints "listening on HOST:PORT"); its pid, and the port in *port. */
-pid_t pc_start_process(const char *dir, char *const argv[], unsigned *port);
-
-/* Runs argv with stdin from in (NULL: none) and stdout into out; its exit status. */
-int pc_run_process(const char *dir, char *const argv[], const char *in, char *out, size_t cap);
-
 #endif

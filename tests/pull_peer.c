@@ -63,18 +63,6 @@ static void record_bytes(pp_peer *p, int64_t seq, char *scratch, const char **z,
   }
 }
 
-static int64_t dec(const char *z, size_t n) {
-  int64_t v = 0;
-  if (n == 0 || n > 16 || z[0] == '0')
-    return -1;
-  for (size_t i = 0; i < n; i++) {
-    if (z[i] < '0' || z[i] > '9')
-      return -1;
-    v = v * 10 + (z[i] - '0');
-  }
-  return v;
-}
-
 /* Reads "from=A&to=B" (or nothing); 0, or -1. */
 static int range(const char *q, int64_t *from, int64_t *to) {
   if (q == NULL)
@@ -84,8 +72,8 @@ static int range(const char *q, int64_t *from, int64_t *to) {
   const char *amp = strchr(q, '&');
   if (amp == NULL || strncmp(amp, "&to=", 4) != 0)
     return -1;
-  *from = dec(q + 5, (size_t)(amp - q - 5));
-  *to = dec(amp + 4, strlen(amp + 4));
+  *from = tg__pull_decimal(q + 5, (size_t)(amp - q - 5));
+  *to = tg__pull_decimal(amp + 4, strlen(amp + 4));
   return *from > 0 && *to > 0 ? 0 : -1;
 }
 

@@ -7,19 +7,7 @@ HQ=$BUILD/tillgroup-hq
 dir=$(mktemp -d /tmp/tg-report-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 export TILLGROUP_HQ_DB="sqlite:$dir/hq.db"
-n=0 failed=0
-check() { # description, then a command that must succeed
-  n=$((n + 1))
-  d=$1
-  shift
-  if "$@" >/dev/null 2>&1; then echo "ok $n - $d"; else echo "not ok $n - $d"; failed=1; fi
-}
-browser() { # chromium's flags for a bounded, sandbox-less (root in CI) headless run
-  timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
-    --window-size=800,1400 "$@" 2>/dev/null
-}
-# bytes 16..23 of a PNG are its width and height, big-endian
-png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}'; }
+. "$(dirname "$0")/chromium.sh"
 
 echo "1..6"
 for s in 1 2 3 4; do # four Shanghai days of two stores: sales, invites, coupons, members
@@ -33,12 +21,11 @@ done
 check "records load into HQ" "$HQ" load "$dir/s1.ndjson"
 "$HQ" load "$dir/s2.ndjson" >/dev/null
 check "report writes the page" "$HQ" report --from 2026-11-20 --to 2026-11-23 -o "$dir/report.html"
-browser --dump-dom "file://$dir/report.html" >"$dir/dom.html"
+browser 800,1400 --dump-dom "file://$dir/report.html" >"$dir/dom.html"
 check "Chromium's DOM holds the five sections" test "$(grep -c '<h2>' "$dir/dom.html")" -ge 5
 check "the charts are drawn (SVG bars)" test "$(grep -o '<rect' "$dir/dom.html" | wc -l)" -ge 12
-browser --screenshot="$dir/report.png" "file://$dir/report.html" >/dev/null
-printf '<!DOCTYPE html><title>blank</title>' >"$dir/blank.html"
-browser --screenshot="$dir/blank.png" "file://$dir/blank.html" >/dev/null
+browser 800,1400 --screenshot="$dir/report.png" "file://$dir/report.html" >/dev/null
+blank_screenshot 800,1400
 check "the screenshot is 800x1400" test "$(png_size "$dir/report.png")" = 800x1400
 # a blank page compresses to a few KB; the rendered report to many times that
 check "the screenshot shows the page, not a blank one" \

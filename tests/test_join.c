@@ -8,10 +8,8 @@
  * group. HQ runs on SQLite, or on PostgreSQL when TG_TEST_HQ names one.
  */
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -23,6 +21,7 @@
 
 #include "helpers.h"
 #include "hq.h"
+#include "hq_process.h"
 #include "sync.h"
 
 #define DAY_MS (24 * 3600000LL)
@@ -44,78 +43,22 @@ static int n_stores;
 
 /* Runs argv with stdout into out (NUL-terminated), stderr into dir/cmd.log; its exit status. */
 static int run(fixture *f, char *const argv[], char *out, size_t cap) {
-  int pipefd[2];
-  if (pipe(pipefd) != 0)
-    return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    char log[4200];
-    snprintf(log, sizeof log, "%s/cmd.log", f->dir);
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(pipefd[1], 1);
-    if (err >= 0)
-      dup2(err, 2);
-    close(pipefd[0]);
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  close(pipefd[1]);
-  size_t n = 0;
-  ssize_t r;
-  while (n + 1 < cap && (r = read(pipefd[0], out + n, cap - 1 - n)) > 0)
-    n += (size_t)r;
-  out[n] = '\0';
-  close(pipefd[0]);
-  int status;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return tt_process_run(f->dir, "cmd.log", argv, NULL, out, cap);
 }
 
 /* Starts tillgroup-hq serve with a join rate limit; fails the test when it does not listen in 10 s. */
 static void hq_start(fixture *f, const char *rate, const char *burst, int trust) {
-  int pipefd[2];
-  assert_int_equal(pipe(pipefd), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    char log[4200];
-    snprintf(log, sizeof log, "%s/hq.log", f->dir);
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(pipefd[1], 1);
-    if (err >= 0)
-      dup2(err, 2);
-    close(pipefd[0]);
-    execl(f->hq_bin, f->hq_bin, "serve", "--db", f->spec, "--listen", "127.0.0.1:0", "--threads",
-          "8", "--join-rate", rate, "--join-burst", burst,
-          trust ? "--trust-forwarded-for" : (char *)NULL, (char *)NULL);
-    _exit(127);
-  }
-  close(pipefd[1]);
-  char line[256];
-  size_t n = 0;
-  struct pollfd pfd = {pipefd[0], POLLIN, 0};
-  while (n + 1 < sizeof line && memchr(line, '\n', n) == NULL && poll(&pfd, 1, 10000) > 0) {
-    ssize_t r = read(pipefd[0], line + n, sizeof line - 1 - n);
-    if (r <= 0)
-      break;
-    n += (size_t)r;
-  }
-  line[n] = '\0';
-  close(pipefd[0]);
-  const char *colon = strrchr(line, ':');
-  if (strncmp(line, "listening on ", 13) != 0 || colon == NULL)
-    fail_msg("tillgroup-hq did not start: \"%s\" (see %s/hq.log)", line, f->dir);
-  f->hq_pid = pid;
-  f->hq_port = (int)strtol(colon + 1, NULL, 10);
+  char *argv[] = {f->hq_bin, "serve",        "--db",        f->spec,
+                  "--listen", "127.0.0.1:0",  "--threads",   "8",
+                  "--join-rate", (char *)rate, "--join-burst", (char *)burst,
+                  trust ? "--trust-forwarded-for" : NULL, NULL};
+  f->hq_pid = tt_process_start(f->dir, "hq.log", argv, &f->hq_port);
   snprintf(f->prefix, sizeof f->prefix, "HTTP://127.0.0.1:%d/J/", f->hq_port);
 }
 
 static void hq_stop(fixture *f) {
-  pid_t pids[2] = {f->hq_pid, f->hq2_pid};
-  for (int i = 0; i < 2; i++)
-    if (pids[i] > 0) {
-      kill(pids[i], SIGTERM);
-      waitpid(pids[i], NULL, 0);
-    }
+  tt_process_stop(f->hq_pid, SIGTERM);
+  tt_process_stop(f->hq2_pid, SIGTERM);
   f->hq_pid = f->hq2_pid = 0;
 }
 
@@ -178,15 +121,10 @@ static void publish(fixture *f, int welcome) {
 
 static int setup_with(void **state, const char *rate, const char *burst, int trust) {
   fixture *f = calloc(1, sizeof *f);
-  const char *build = getenv("BUILD");
   char detail[256], url[64], cred[TG__CRED_TEXT_MAX + 2];
   f->dir = tt_tmpdir();
-  snprintf(f->hq_bin, sizeof f->hq_bin, "%s/tillgroup-hq", build != NULL ? build : "build");
-  const char *pg = getenv("TG_TEST_HQ");
-  if (pg != NULL && pg[0] != '\0')
-    snprintf(f->spec, sizeof f->spec, "%s", pg);
-  else
-    snprintf(f->spec, sizeof f->spec, "sqlite:%s/hq.db", f->dir);
+  tt_build_file("tillgroup-hq", f->hq_bin, sizeof f->hq_bin);
+  tt_hq_spec(f->dir, f->spec, sizeof f->spec);
   char store[32];
   snprintf(store, sizeof store, "J%dN%d", (int)(getpid() % 100000), ++n_stores);
   assert_true(strlen(store) <= TG_ID_MAX);
@@ -197,9 +135,7 @@ static int setup_with(void **state, const char *rate, const char *burst, int tru
     fail_msg("init: %s", detail);
   TT_OK(f->t, tg_terminal_open(f->path, &f->t));
   hq_start(f, rate, burst, trust);
-  const char *args[] = {"enrol", f->store, "T1"};
-  hq_cmd(f, args, 3, cred, sizeof cred);
-  cred[strcspn(cred, "\n")] = '\0';
+  tt_hq_enrol(f->dir, "cmd.log", f->hq_bin, f->spec, f->store, "T1", cred, sizeof cred);
   snprintf(f->cred, sizeof f->cred, "%s", cred);
   snprintf(url, sizeof url, "http://127.0.0.1:%d", f->hq_port);
   tg_hq_config hc = {url, f->cred, NULL, NULL, NULL, NULL, NULL};

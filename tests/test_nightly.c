@@ -5,7 +5,6 @@
  * unreachable, the refused and the disagreeing, and a rerun is a no-op. HQ
  * runs on SQLite, or on PostgreSQL when TG_TEST_HQ names one (tests/run.sh).
  */
-#include <fcntl.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "helpers.h"
 #include "hq.h"
+#include "hq_process.h"
 #include "pull_peer.h"
 
 #define TERMS 3
@@ -44,14 +44,9 @@ static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   char why[TG__HQ_WHY_MAX];
   unsigned char sk[64];
-  const char *build = getenv("BUILD");
   f->dir = tt_tmpdir();
-  snprintf(f->hq_bin, sizeof f->hq_bin, "%s/tillgroup-hq", build != NULL ? build : "build");
-  const char *pg = getenv("TG_TEST_HQ");
-  if (pg != NULL && pg[0] != '\0')
-    snprintf(f->spec, sizeof f->spec, "%s", pg);
-  else
-    snprintf(f->spec, sizeof f->spec, "sqlite:%s/hq.db", f->dir);
+  tt_build_file("tillgroup-hq", f->hq_bin, sizeof f->hq_bin);
+  tt_hq_spec(f->dir, f->spec, sizeof f->spec);
   snprintf(f->json, sizeof f->json, "%s/nightly.json", f->dir);
   snprintf(f->html, sizeof f->html, "%s/nightly.html", f->dir);
   f->be = tg__hq_backend_for(f->spec, why, sizeof why);
@@ -156,31 +151,7 @@ static void serve(fixture *f, term *t) {
 
 /* Runs argv with stdout into out (NUL-terminated); the exit status. */
 static int run(fixture *f, char *const argv[], char *out, size_t cap) {
-  int pipefd[2];
-  if (pipe(pipefd) != 0)
-    return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    char log[4300];
-    snprintf(log, sizeof log, "%s/cmd.log", f->dir);
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(pipefd[1], 1);
-    if (err >= 0)
-      dup2(err, 2);
-    close(pipefd[0]);
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  close(pipefd[1]);
-  size_t n = 0;
-  ssize_t r;
-  while (n + 1 < cap && (r = read(pipefd[0], out + n, cap - 1 - n)) > 0)
-    n += (size_t)r;
-  out[n] = '\0';
-  close(pipefd[0]);
-  int status;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return tt_process_run(f->dir, "cmd.log", argv, NULL, out, cap);
 }
 
 /* tillgroup-hq nightly; its exit status, the JSON report in *report (json_decref). */

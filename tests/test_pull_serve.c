@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "hq.h"
+#include "hq_process.h"
 #include "pull_client.h"
 
 typedef struct {
@@ -21,18 +22,15 @@ typedef struct {
 
 static void the_manifest_digest_is_what_hq_stored_from_the_upload(void **state) {
   pc_fixture *f = *state;
-  const char *build = getenv("BUILD");
   char hq_bin[4096], spec[4200], cred[256], why[256] = "", url[64], want[65], digest[65];
-  unsigned hq_port;
-  snprintf(hq_bin, sizeof hq_bin, "%s/tillgroup-hq", build != NULL ? build : "build");
+  int hq_port;
+  tt_build_file("tillgroup-hq", hq_bin, sizeof hq_bin);
   snprintf(spec, sizeof spec, "sqlite:%s/hq.db", f->dir);
-  char *enrol[] = {hq_bin, "enrol", "--db", spec, "S1", "T1", NULL};
-  assert_int_equal(pc_run_process(f->dir, enrol, NULL, cred, sizeof cred), 0);
-  cred[strcspn(cred, "\n")] = '\0';
+  tt_hq_enrol(f->dir, "proc.log", hq_bin, spec, "S1", "T1", cred, sizeof cred);
   char *serve_argv[] = {hq_bin, "serve", "--db", spec, "--listen", "127.0.0.1:0", NULL};
-  pid_t hq = pc_start_process(f->dir, serve_argv, &hq_port);
+  pid_t hq = tt_process_start(f->dir, "proc.log", serve_argv, &hq_port);
   /* the terminal enrolled at this HQ uploads everything */
-  snprintf(url, sizeof url, "http://127.0.0.1:%u", hq_port);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", hq_port);
   tg_hq_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.url = url;
@@ -42,8 +40,7 @@ static void the_manifest_digest_is_what_hq_stored_from_the_upload(void **state) 
   memset(&opt, 0, sizeof opt);
   opt.once = 1;
   int rc = tg_sync_run(f->t, &opt);
-  kill(hq, SIGTERM);
-  waitpid(hq, NULL, 0);
+  tt_process_stop(hq, SIGTERM);
   TT_OK(f->t, rc);
   /* HQ's own key signs the pull; its stored bodies give the digest */
   const tg__hq_backend *be = tg__hq_backend_for(spec, why, sizeof why);
@@ -104,13 +101,12 @@ static void the_manifest_digest_is_what_hq_stored_from_the_upload(void **state) 
 
 static void the_command_serves_until_sigterm_and_refuses_unenrolled_tills(void **state) {
   pc_fixture *f = *state;
-  const char *build = getenv("BUILD");
   char cli[4096], out[512], path2[4200];
-  unsigned port;
-  snprintf(cli, sizeof cli, "%s/tillgroup", build != NULL ? build : "build");
+  int port;
+  tt_build_file("tillgroup", cli, sizeof cli);
   char *argv[] = {cli,           "--db",      f->path, "serve-sync", "--listen",
                   "127.0.0.1:0", "--threads", "2",     NULL};
-  pid_t pid = pc_start_process(f->dir, argv, &port);
+  pid_t pid = tt_process_start(f->dir, "proc.log", argv, &port);
   pc_answer a;
   pc_send_signed_as(port, f->hq_sk, "T1", pc_wall_ms(), "GET", "/v1/manifest?from=1&to=2", 0, &a);
   assert_int_equal(a.status, 200);
@@ -139,12 +135,12 @@ static void the_command_serves_until_sigterm_and_refuses_unenrolled_tills(void *
   char detail[256];
   assert_int_equal(tg_terminal_init(path2, &cfg, detail, sizeof detail), 0);
   char *argv2[] = {cli, "--db", path2, "serve-sync", "--listen", "127.0.0.1:0", NULL};
-  assert_int_equal(pc_run_process(f->dir, argv2, NULL, out, sizeof out), 1);
+  assert_int_equal(tt_process_run(f->dir, "proc.log", argv2, NULL, out, sizeof out), 1);
   assert_string_equal(out, "");
   char *argv3[] = {cli, "--db", f->path, "serve-sync", NULL};
-  assert_int_equal(pc_run_process(f->dir, argv3, NULL, out, sizeof out), 2);
+  assert_int_equal(tt_process_run(f->dir, "proc.log", argv3, NULL, out, sizeof out), 2);
   char *argv4[] = {cli, "--db", f->path, "serve-sync", "--listen", "example:80", NULL};
-  assert_int_equal(pc_run_process(f->dir, argv4, NULL, out, sizeof out), 1);
+  assert_int_equal(tt_process_run(f->dir, "proc.log", argv4, NULL, out, sizeof out), 1);
 }
 
 int main(void) {

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "helpers.h"
+#include "hq_process.h"
 #include "hq.h"
 
 #define HOUR_MS INT64_C(3600000)
@@ -202,11 +203,7 @@ static int setup(void **state) {
   char why[TG__HQ_WHY_MAX], dir[4200], detail[256], sig[TG__BUNDLE_SIG_TEXT];
   unsigned char hash[32] = {1}, key[32] = {2};
   f->dir = tt_tmpdir();
-  const char *pg = getenv("TG_TEST_HQ");
-  if (pg != NULL && pg[0] != '\0')
-    snprintf(f->spec, sizeof f->spec, "%s", pg);
-  else
-    snprintf(f->spec, sizeof f->spec, "sqlite:%s/hq.db", f->dir);
+  tt_hq_spec(f->dir, f->spec, sizeof f->spec);
   f->be = tg__hq_backend_for(f->spec, why, sizeof why);
   assert_non_null(f->be);
   if (f->be->open(f->spec, &f->db, why, sizeof why) != TG__HQ_OK)

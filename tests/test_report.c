@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "helpers.h"
+#include "hq_process.h"
 #include "hq.h"
 
 typedef struct {
@@ -113,11 +114,7 @@ static int setup(void **state) {
   char why[TG__HQ_WHY_MAX];
   unsigned char hash[32] = {1}, key[32] = {2};
   f->dir = tt_tmpdir();
-  const char *pg = getenv("TG_TEST_HQ");
-  if (pg != NULL && pg[0] != '\0')
-    snprintf(f->spec, sizeof f->spec, "%s", pg);
-  else
-    snprintf(f->spec, sizeof f->spec, "sqlite:%s/hq.db", f->dir);
+  tt_hq_spec(f->dir, f->spec, sizeof f->spec);
   f->be = tg__hq_backend_for(f->spec, why, sizeof why);
   assert_non_null(f->be);
   if (f->be->open(f->spec, &f->db, why, sizeof why) != TG__HQ_OK)

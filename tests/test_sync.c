@@ -6,9 +6,7 @@
  * runs the suite a second time under pg_virtualenv).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <libpq-fe.h>
-#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -18,6 +16,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "hq_process.h"
 #include "hq_proxy.h"
 #include "sync.h"
 
@@ -40,74 +39,18 @@ static int n_stores; /* each test its own store, so one PostgreSQL serves the su
 
 /* Runs argv with stdout into out[0..cap) (NUL-terminated) and stderr into dir/cmd.log. Exit status. */
 static int run(fixture *f, char *const argv[], char *out, size_t cap) {
-  int pipefd[2];
-  if (pipe(pipefd) != 0)
-    return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    char log[4200];
-    snprintf(log, sizeof log, "%s/cmd.log", f->dir);
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(pipefd[1], 1);
-    if (err >= 0)
-      dup2(err, 2);
-    close(pipefd[0]);
-    execv(argv[0], argv);
-    _exit(127);
-  }
-  close(pipefd[1]);
-  size_t n = 0;
-  ssize_t r;
-  while (n + 1 < cap && (r = read(pipefd[0], out + n, cap - 1 - n)) > 0)
-    n += (size_t)r;
-  out[n] = '\0';
-  close(pipefd[0]);
-  int status;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return tt_process_run(f->dir, "cmd.log", argv, NULL, out, cap);
 }
 
 /* Starts tillgroup-hq serve on a free port; fails the test if it is not listening in 10 s. */
 static void hq_start(fixture *f) {
-  int pipefd[2];
-  assert_int_equal(pipe(pipefd), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    char log[4200];
-    snprintf(log, sizeof log, "%s/hq.log", f->dir);
-    int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(pipefd[1], 1);
-    if (err >= 0)
-      dup2(err, 2);
-    close(pipefd[0]);
-    execl(f->hq_bin, f->hq_bin, "serve", "--db", f->spec, "--listen", "127.0.0.1:0", (char *)NULL);
-    _exit(127);
-  }
-  close(pipefd[1]);
-  char line[256];
-  size_t n = 0;
-  struct pollfd pfd = {pipefd[0], POLLIN, 0};
-  while (n + 1 < sizeof line && memchr(line, '\n', n) == NULL && poll(&pfd, 1, 10000) > 0) {
-    ssize_t r = read(pipefd[0], line + n, sizeof line - 1 - n);
-    if (r <= 0)
-      break;
-    n += (size_t)r;
-  }
-  line[n] = '\0';
-  close(pipefd[0]);
-  const char *colon = strrchr(line, ':');
-  if (strncmp(line, "listening on ", 13) != 0 || colon == NULL)
-    fail_msg("tillgroup-hq did not start: \"%s\" (see %s/hq.log)", line, f->dir);
-  f->hq_pid = pid;
-  f->hq_port = (int)strtol(colon + 1, NULL, 10);
+  char *argv[] = {f->hq_bin, "serve", "--db", f->spec, "--listen", "127.0.0.1:0", NULL};
+  f->hq_pid = tt_process_start(f->dir, "hq.log", argv, &f->hq_port);
 }
 
 static void hq_kill(fixture *f) {
-  if (f->hq_pid > 0) {
-    kill(f->hq_pid, SIGKILL);
-    waitpid(f->hq_pid, NULL, 0);
-    f->hq_pid = 0;
-  }
+  tt_process_stop(f->hq_pid, SIGKILL);
+  f->hq_pid = 0;
 }
 
 /* The proxy's kill hook: HQ dies mid-request and comes back on a new port. */
@@ -120,9 +63,7 @@ static void hq_restart(void *ctx) {
 
 /* Enrols store-terminal at HQ; returns the credential line in cred. */
 static void hq_enrol(fixture *f, const char *store, const char *terminal, char *cred, size_t cap) {
-  char *argv[] = {f->hq_bin, "enrol", "--db", f->spec, (char *)store, (char *)terminal, NULL};
-  assert_int_equal(run(f, argv, cred, cap), 0);
-  cred[strcspn(cred, "\n")] = '\0';
+  tt_hq_enrol(f->dir, "cmd.log", f->hq_bin, f->spec, store, terminal, cred, cap);
 }
 
 /* The terminal's HQ settings, through the proxy. */
@@ -135,15 +76,10 @@ static int terminal_enrol(fixture *f, const char *cred) {
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
-  const char *build = getenv("BUILD");
   f->dir = tt_tmpdir();
-  snprintf(f->hq_bin, sizeof f->hq_bin, "%s/tillgroup-hq", build != NULL ? build : "build");
-  snprintf(f->cli_bin, sizeof f->cli_bin, "%s/tillgroup", build != NULL ? build : "build");
-  const char *pg = getenv("TG_TEST_HQ");
-  if (pg != NULL && pg[0] != '\0')
-    snprintf(f->spec, sizeof f->spec, "%s", pg);
-  else
-    snprintf(f->spec, sizeof f->spec, "sqlite:%s/hq.db", f->dir);
+  tt_build_file("tillgroup-hq", f->hq_bin, sizeof f->hq_bin);
+  tt_build_file("tillgroup", f->cli_bin, sizeof f->cli_bin);
+  tt_hq_spec(f->dir, f->spec, sizeof f->spec);
   char store[32];
   snprintf(store, sizeof store, "P%dN%d", (int)(getpid() % 100000), ++n_stores);
   assert_true(strlen(store) <= TG_ID_MAX);
