@@ -584,7 +584,7 @@ char *tg__hq_join_page(const tg__hq_join_result *r, int lang, size_t *n);
 
 /* ----- The join page's rate limit (hq_rate.c) ----------------------------- */
 
-#define TG__HQ_RATE_KEY_MAX 45 /* a client address as text (IPv6 at most) */
+#define TG__HQ_RATE_KEY_MAX 48 /* a client address as text (an IPv6 /64 at most) */
 #define TG__HQ_JOIN_RATE 10    /* join page requests per minute and client address */
 #define TG__HQ_JOIN_BURST 20   /* requests a client address may make at once */
 #define TG__HQ_RATE_SLOTS 65536 /* addresses tracked; the stalest is forgotten first */

@@ -415,10 +415,29 @@ static enum MHD_Result health(struct MHD_Connection *c, request *rq) {
                    json_pack("{s:s, s:s}", "status", "ok", "db", db_pool.be->name));
 }
 
-/* The client's address for the rate limit: the peer's, or X-Forwarded-For's last when trusted. */
+/*
+ * The rate limit's key for an address: an IPv4 address whole, an IPv6
+ * address by its /64 (one host can take any address of its /64, so a
+ * finer key would give it a fresh bucket per request).
+ */
+static void rate_key(int family, const void *bin, char out[TG__HQ_RATE_KEY_MAX + 1]) {
+  unsigned char prefix[16];
+  if (family == AF_INET) {
+    inet_ntop(AF_INET, bin, out, TG__HQ_RATE_KEY_MAX + 1);
+    return;
+  }
+  memcpy(prefix, bin, 8);
+  memset(prefix + 8, 0, 8);
+  char text[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, prefix, text, sizeof text);
+  snprintf(out, TG__HQ_RATE_KEY_MAX + 1, "%s/64", text);
+}
+
+/* The client's rate-limit key: from the peer's address, or X-Forwarded-For's last when trusted. */
 static void client_address(struct MHD_Connection *c, char out[TG__HQ_RATE_KEY_MAX + 1]) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  unsigned char bin[16];
   snprintf(out, TG__HQ_RATE_KEY_MAX + 1, "?");
   if (trust_forwarded) {
     const char *z = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
@@ -426,26 +445,24 @@ static void client_address(struct MHD_Connection *c, char out[TG__HQ_RATE_KEY_MA
     last = last != NULL ? last + 1 : z;
     while (last != NULL && *last == ' ')
       last++;
-    unsigned char bin[16];
-    char addr[TG__HQ_RATE_KEY_MAX + 1];
+    char addr[INET6_ADDRSTRLEN];
     size_t n = last != NULL ? strcspn(last, " ") : 0;
-    if (n > 0 && n <= TG__HQ_RATE_KEY_MAX) {
+    if (n > 0 && n < sizeof addr) {
       memcpy(addr, last, n);
       addr[n] = '\0';
-      if (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1) {
-        memcpy(out, addr, n + 1);
-        return;
-      }
+      if (inet_pton(AF_INET, addr, bin) == 1)
+        return rate_key(AF_INET, bin, out);
+      if (inet_pton(AF_INET6, addr, bin) == 1)
+        return rate_key(AF_INET6, bin, out);
     }
   }
   if (ci == NULL || ci->client_addr == NULL)
     return;
   if (ci->client_addr->sa_family == AF_INET)
-    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, out,
-              TG__HQ_RATE_KEY_MAX + 1);
+    rate_key(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr, out);
   else if (ci->client_addr->sa_family == AF_INET6)
-    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
-              out, TG__HQ_RATE_KEY_MAX + 1);
+    rate_key(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
+             out);
 }
 
 /* GET /J/<token>: the join page (hq_join.c decides, hq_join_page.c renders). */

@@ -655,6 +655,17 @@ static void behind_a_proxy_each_forwarded_address_has_its_bucket(void **state) {
   assert_int_equal(a->status, 400);
   get(h, url, NULL, NULL, a);
   assert_int_equal(a->status, 429); /* the peer (127.0.0.1) used its 4 */
+  /* IPv6: one bucket per /64, since one host may take any address of its /64 */
+  static const char *const same_64[] = {"2001:db8:1:2::a", "2001:db8:1:2::b",
+                                        "2001:db8:1:2:0:0:0:c", "2001:db8:1:2:ffff::d"};
+  for (int i = 0; i < 4; i++) {
+    get(h, url, NULL, same_64[i], a);
+    assert_int_equal(a->status, 400);
+  }
+  get(h, url, NULL, "2001:db8:1:2:abcd::1", a);
+  assert_int_equal(a->status, 429);
+  get(h, url, NULL, "2001:db8:1:3::1", a); /* the next /64 */
+  assert_int_equal(a->status, 400);
   curl_easy_cleanup(h);
   free(a);
 }
