@@ -136,13 +136,12 @@ struct tg__hq_db {
   int staging; /* tg_staging exists in this session */
 };
 
-/* Formats v as a text parameter into buf (24 bytes) and returns buf. */
-static const char *i64(char *buf, int64_t v) {
-  snprintf(buf, 24, "%lld", (long long)v);
+const char *tg__hq_pg_i64(char *buf, int64_t v) {
+  snprintf(buf, TG__HQ_PG_INT, "%lld", (long long)v);
   return buf;
 }
 
-static int64_t int_at(const PGresult *res, int row, int col) {
+int64_t tg__hq_pg_int_at(const PGresult *res, int row, int col) {
   return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
@@ -152,11 +151,7 @@ static void first_line(char *why, size_t cap, const char *what, const char *msg)
   snprintf(why, cap, "%s: %.*s", what, (int)n, msg);
 }
 
-/*
- * Checks res; on failure writes "<what>: <PostgreSQL's reason>" into why,
- * clears res and returns TG__HQ_DB (TG__HQ_NOMEM when libpq ran out).
- */
-static int check(tg__hq_db *h, PGresult *res, const char *what, char *why, size_t cap) {
+int tg__hq_pg_check(tg__hq_db *h, PGresult *res, const char *what, char *why, size_t cap) {
   ExecStatusType s = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_COPY_IN)
     return TG__HQ_OK;
@@ -175,23 +170,21 @@ static int sqlstate_is(const PGresult *res, const char *state) {
   return s != NULL && strcmp(s, state) == 0;
 }
 
-/* Runs sql (no parameters) and checks it. */
-static int exec(tg__hq_db *h, const char *sql, const char *what, char *why, size_t cap) {
+int tg__hq_pg_exec(tg__hq_db *h, const char *sql, const char *what, char *why, size_t cap) {
   PGresult *res = PQexec(h->conn, sql);
-  int rc = check(h, res, what, why, cap);
+  int rc = tg__hq_pg_check(h, res, what, why, cap);
   if (rc == TG__HQ_OK)
     PQclear(res);
   return rc;
 }
 
-/* Ends a failed transaction, keeping the reason already in why. */
-static void rollback(tg__hq_db *h) {
+void tg__hq_pg_rollback(tg__hq_db *h) {
   if (PQtransactionStatus(h->conn) != PQTRANS_IDLE)
     PQclear(PQexec(h->conn, "ROLLBACK"));
 }
 
 /* Reconnects a connection that broke (PostgreSQL restarted) and ends a transaction left open. */
-static int ready(tg__hq_db *h, char *why, size_t cap) {
+int tg__hq_pg_ready(tg__hq_db *h, char *why, size_t cap) {
   if (PQstatus(h->conn) != CONNECTION_OK) {
     PQreset(h->conn);
     h->staging = 0;
@@ -200,8 +193,74 @@ static int ready(tg__hq_db *h, char *why, size_t cap) {
       return TG__HQ_DB;
     }
   }
-  rollback(h);
+  tg__hq_pg_rollback(h);
   return TG__HQ_OK;
+}
+
+/* Runs sql with parameters as tg__hq_pg_run_binary says, results in format (0 text, 1 binary). */
+static int query(tg__hq_db *h, const char *sql, int n, const char *const *v, const int *len,
+                 const int *fmt, int format, const char *what, PGresult **keep, int *unique,
+                 char *why, size_t cap) {
+  PGresult *res = PQexecParams(h->conn, sql, n, NULL, v, len, fmt, format);
+  if (unique != NULL)
+    *unique = sqlstate_is(res, "23505"); /* unique_violation */
+  int rc = tg__hq_pg_check(h, res, what, why, cap);
+  if (rc == TG__HQ_OK && keep != NULL)
+    *keep = res;
+  else if (rc == TG__HQ_OK)
+    PQclear(res);
+  return rc;
+}
+
+int tg__hq_pg_run(tg__hq_db *h, const char *sql, int n, const char *const *v, const char *what,
+                  PGresult **keep, char *why, size_t cap) {
+  return query(h, sql, n, v, NULL, NULL, 0, what, keep, NULL, why, cap);
+}
+
+int tg__hq_pg_run_binary(tg__hq_db *h, const char *sql, int n, const char *const *v, const int *len,
+                         const int *fmt, const char *what, PGresult **keep, int *unique, char *why,
+                         size_t cap) {
+  return query(h, sql, n, v, len, fmt, 1, what, keep, unique, why, cap);
+}
+
+int tg__hq_pg_stream(tg__hq_db *h, const char *sql, int n, const char *const *v, const char *what,
+                     void (*row)(void *ctx, const PGresult *res), void *ctx, char *why,
+                     size_t cap) {
+  int rc = tg__hq_pg_ready(h, why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  if (!PQsendQueryParams(h->conn, sql, n, NULL, v, NULL, NULL, 0) || !PQsetSingleRowMode(h->conn))
+    return tg__hq_pg_check(h, NULL, what, why, cap);
+  PGresult *res;
+  while ((res = PQgetResult(h->conn)) != NULL) {
+    if (rc == TG__HQ_OK && PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
+      row(ctx, res);
+      PQclear(res);
+    } else if (rc == TG__HQ_OK) {
+      rc = tg__hq_pg_check(h, res, what, why, cap); /* frees res on failure */
+      if (rc == TG__HQ_OK)
+        PQclear(res);
+    } else {
+      PQclear(res); /* drain what is left after a failure */
+    }
+  }
+  return rc;
+}
+
+int tg__hq_pg_terminal_set(tg__hq_db *h, const char *sql, int n, const char *const *v, char *why,
+                           size_t cap) {
+  PGresult *res = NULL;
+  int rc = tg__hq_pg_ready(h, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = tg__hq_pg_run(h, sql, n, v, "could not change the terminal", &res, why, cap);
+  if (rc != TG__HQ_OK)
+    return rc;
+  if (strcmp(PQcmdTuples(res), "0") == 0) {
+    snprintf(why, cap, "terminal %s-%s is not enrolled", v[0], v[1]);
+    rc = TG__HQ_NOTFOUND;
+  }
+  PQclear(res);
+  return rc;
 }
 
 /* Replaces each occurrence of secret[0..n) in why with "***". */
@@ -266,12 +325,13 @@ static int apply_steps(tg__hq_db *h, int at, char *why, size_t cap) {
   char sql[192];
   int rc = TG__HQ_OK;
   for (int i = at; i < HQ_SCHEMA_VERSION && rc == TG__HQ_OK; i++)
-    rc = exec(h, schema_steps[i], "could not bring the schema up to date", why, cap);
+    rc = tg__hq_pg_exec(h, schema_steps[i], "could not bring the schema up to date", why, cap);
   snprintf(sql, sizeof sql,
            "INSERT INTO hq_meta(id, application, version) VALUES(1, '" HQ_APPLICATION "', %d)"
            " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
            HQ_SCHEMA_VERSION);
-  return rc == TG__HQ_OK ? exec(h, sql, "could not record the schema version", why, cap) : rc;
+  return rc == TG__HQ_OK ? tg__hq_pg_exec(h, sql, "could not record the schema version", why, cap)
+                         : rc;
 }
 
 /*
@@ -281,16 +341,16 @@ static int apply_steps(tg__hq_db *h, int at, char *why, size_t cap) {
 static int schema(tg__hq_db *h, char *why, size_t cap) {
   unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
   PGresult *res = NULL;
-  int rc = exec(h, "BEGIN", "could not start a transaction", why, cap);
+  int rc = tg__hq_pg_exec(h, "BEGIN", "could not start a transaction", why, cap);
   if (rc == TG__HQ_OK)
-    rc = exec(h, "SELECT pg_advisory_xact_lock(" HQ_LOCK_ID ")", "could not lock the schema", why,
-              cap);
+    rc = tg__hq_pg_exec(h, "SELECT pg_advisory_xact_lock(" HQ_LOCK_ID ")",
+                        "could not lock the schema", why, cap);
   if (rc != TG__HQ_OK)
     goto fail;
   res = PQexec(h->conn, "SELECT to_regclass('hq_meta') IS NOT NULL, (SELECT string_agg(t, ', ')"
                         " FROM unnest(array[" HQ_TABLES "]) t WHERE to_regclass(t) IS NOT NULL)");
-  if ((rc = check(h, res, "could not read the schema", why, cap)) != TG__HQ_OK) {
-    res = NULL; /* check() cleared it */
+  if ((rc = tg__hq_pg_check(h, res, "could not read the schema", why, cap)) != TG__HQ_OK) {
+    res = NULL; /* tg__hq_pg_check() cleared it */
     goto fail;
   }
   int has_meta = PQgetvalue(res, 0, 0)[0] == 't';
@@ -306,7 +366,8 @@ static int schema(tg__hq_db *h, char *why, size_t cap) {
   res = NULL;
   if (has_meta) {
     res = PQexec(h->conn, "SELECT application, version FROM hq_meta WHERE id = 1");
-    if ((rc = check(h, res, "could not read the schema version", why, cap)) != TG__HQ_OK) {
+    if ((rc = tg__hq_pg_check(h, res, "could not read the schema version", why, cap)) !=
+        TG__HQ_OK) {
       res = NULL;
       goto fail;
     }
@@ -315,7 +376,7 @@ static int schema(tg__hq_db *h, char *why, size_t cap) {
       rc = TG__HQ_DB;
       goto fail;
     }
-    int64_t version = int_at(res, 0, 1);
+    int64_t version = tg__hq_pg_int_at(res, 0, 1);
     if (version > HQ_SCHEMA_VERSION || version < 1) {
       snprintf(why, cap,
                "the database has schema version %lld but this tillgroup-hq knows 1 to %d: "
@@ -328,9 +389,9 @@ static int schema(tg__hq_db *h, char *why, size_t cap) {
     res = NULL;
     if (version < HQ_SCHEMA_VERSION && (rc = apply_steps(h, (int)version, why, cap)) != TG__HQ_OK)
       goto fail;
-    return exec(h, "COMMIT", "could not commit the schema", why, cap);
+    return tg__hq_pg_exec(h, "COMMIT", "could not commit the schema", why, cap);
   }
-  if ((rc = exec(h, meta_sql, "could not create the schema", why, cap)) != TG__HQ_OK ||
+  if ((rc = tg__hq_pg_exec(h, meta_sql, "could not create the schema", why, cap)) != TG__HQ_OK ||
       (rc = apply_steps(h, 0, why, cap)) != TG__HQ_OK)
     goto fail;
   crypto_sign_keypair(pk, sk);
@@ -339,15 +400,15 @@ static int schema(tg__hq_db *h, char *why, size_t cap) {
   res = PQexecParams(h->conn, "INSERT INTO hq_key(id, public, secret) VALUES(1, $1, $2)", 2, NULL,
                      v, len, fmt, 0);
   sodium_memzero(sk, sizeof sk);
-  if ((rc = check(h, res, "could not store HQ's signing key", why, cap)) != TG__HQ_OK) {
+  if ((rc = tg__hq_pg_check(h, res, "could not store HQ's signing key", why, cap)) != TG__HQ_OK) {
     res = NULL;
     goto fail;
   }
   PQclear(res);
-  return exec(h, "COMMIT", "could not commit the new schema", why, cap);
+  return tg__hq_pg_exec(h, "COMMIT", "could not commit the new schema", why, cap);
 fail:
   PQclear(res);
-  rollback(h);
+  tg__hq_pg_rollback(h);
   return rc;
 }
 
@@ -401,18 +462,19 @@ fail:
 }
 
 static int hq_health(tg__hq_db *h, char *why, size_t cap) {
-  int rc = ready(h, why, cap);
-  return rc != TG__HQ_OK ? rc : exec(h, "SELECT 1", "the database does not answer", why, cap);
+  int rc = tg__hq_pg_ready(h, why, cap);
+  return rc != TG__HQ_OK ? rc
+                         : tg__hq_pg_exec(h, "SELECT 1", "the database does not answer", why, cap);
 }
 
 static int hq_signing_key(tg__hq_db *h, unsigned char pk[32], unsigned char sk[64], char *why,
                           size_t cap) {
-  int rc = ready(h, why, cap);
+  int rc = tg__hq_pg_ready(h, why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   PGresult *res = PQexecParams(h->conn, "SELECT public, secret FROM hq_key WHERE id = 1", 0, NULL,
                                NULL, NULL, NULL, 1);
-  if ((rc = check(h, res, "could not read HQ's signing key", why, cap)) != TG__HQ_OK)
+  if ((rc = tg__hq_pg_check(h, res, "could not read HQ's signing key", why, cap)) != TG__HQ_OK)
     return rc;
   if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 32 && PQgetlength(res, 0, 1) == 64) {
     memcpy(pk, PQgetvalue(res, 0, 0), 32);
@@ -430,9 +492,9 @@ static int hq_enrol(tg__hq_db *h, const char *store, const char *terminal,
                     char *why, size_t cap) {
   char now[24];
   const char *v[5] = {store, terminal, (const char *)auth_hash, (const char *)invite_key,
-                      i64(now, tg__hq_now_ms())};
+                      tg__hq_pg_i64(now, tg__hq_now_ms())};
   const int len[5] = {0, 0, 32, 32, 0}, fmt[5] = {0, 0, 1, 1, 0};
-  int rc = ready(h, why, cap);
+  int rc = tg__hq_pg_ready(h, why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   PGresult *res = PQexecParams(
@@ -442,7 +504,7 @@ static int hq_enrol(tg__hq_db *h, const char *store, const char *terminal,
       " auth_hash = EXCLUDED.auth_hash, invite_key = EXCLUDED.invite_key, enabled = true,"
       " enrolled_ms = EXCLUDED.enrolled_ms",
       5, NULL, v, len, fmt, 0);
-  if ((rc = check(h, res, "could not enrol the terminal", why, cap)) == TG__HQ_OK)
+  if ((rc = tg__hq_pg_check(h, res, "could not enrol the terminal", why, cap)) == TG__HQ_OK)
     PQclear(res);
   return rc;
 }
@@ -450,33 +512,21 @@ static int hq_enrol(tg__hq_db *h, const char *store, const char *terminal,
 static int hq_set_enabled(tg__hq_db *h, const char *store, const char *terminal, int enabled,
                           char *why, size_t cap) {
   const char *v[3] = {store, terminal, enabled ? "true" : "false"};
-  int rc = ready(h, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  PGresult *res =
-      PQexecParams(h->conn, "UPDATE terminal SET enabled = $3 WHERE store = $1 AND terminal = $2",
-                   3, NULL, v, NULL, NULL, 0);
-  if ((rc = check(h, res, "could not change the terminal", why, cap)) != TG__HQ_OK)
-    return rc;
-  if (strcmp(PQcmdTuples(res), "0") == 0) {
-    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
-    rc = TG__HQ_NOTFOUND;
-  }
-  PQclear(res);
-  return rc;
+  return tg__hq_pg_terminal_set(
+      h, "UPDATE terminal SET enabled = $3 WHERE store = $1 AND terminal = $2", 3, v, why, cap);
 }
 
 static int hq_auth_get(tg__hq_db *h, const char *store, const char *terminal,
                        unsigned char auth_hash[32], int *enabled, char *why, size_t cap) {
   const char *v[2] = {store, terminal};
-  int rc = ready(h, why, cap);
+  int rc = tg__hq_pg_ready(h, why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   PGresult *res = PQexecParams(h->conn,
                                "SELECT auth_hash, enabled::int::text FROM terminal"
                                " WHERE store = $1 AND terminal = $2",
                                2, NULL, v, NULL, NULL, 1);
-  if ((rc = check(h, res, "could not read the terminal", why, cap)) != TG__HQ_OK)
+  if ((rc = tg__hq_pg_check(h, res, "could not read the terminal", why, cap)) != TG__HQ_OK)
     return rc;
   if (PQntuples(res) == 0) {
     snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
@@ -534,7 +584,7 @@ static char *copy_field(char *p, const char *z, size_t n, char end) {
 
 static char *copy_int(char *p, int64_t v) {
   char buf[24];
-  size_t n = strlen(i64(buf, v));
+  size_t n = strlen(tg__hq_pg_i64(buf, v));
   memcpy(p, buf, n);
   p[n] = '\t';
   return p + n + 1;
@@ -592,7 +642,7 @@ static int copy_rows(const tg__hq_batch *b, char **out, size_t *n_out, char *why
 /* Sends rows[0..n) through COPY into tg_staging. */
 static int copy_in(tg__hq_db *h, const char *rows, size_t n, char *why, size_t cap) {
   PGresult *res = PQexec(h->conn, copy_sql);
-  int rc = check(h, res, "could not stage the records", why, cap);
+  int rc = tg__hq_pg_check(h, res, "could not stage the records", why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   PQclear(res);
@@ -603,7 +653,7 @@ static int copy_in(tg__hq_db *h, const char *rows, size_t n, char *why, size_t c
   if (PQputCopyEnd(h->conn, ok ? NULL : "the upload could not be sent") != 1)
     ok = 0;
   res = PQgetResult(h->conn);
-  rc = check(h, res, "could not stage the records", why, cap);
+  rc = tg__hq_pg_check(h, res, "could not stage the records", why, cap);
   if (rc == TG__HQ_OK)
     PQclear(res);
   while ((res = PQgetResult(h->conn)) != NULL)
@@ -627,7 +677,7 @@ static int idem_check(tg__hq_db *h, const char *const ids[3], const tg__hq_batch
                    " SELECT digest FROM ins UNION ALL"
                    " SELECT digest FROM idem WHERE store = $1 AND terminal = $2 AND key = $3",
                    5, NULL, v, len, fmt, 1);
-  int rc = check(h, res, "could not record the Idempotency-Key", why, cap);
+  int rc = tg__hq_pg_check(h, res, "could not record the Idempotency-Key", why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   if (PQntuples(res) < 1 || PQgetlength(res, 0, 0) != (int)sizeof b->digest ||
@@ -636,18 +686,6 @@ static int idem_check(tg__hq_db *h, const char *const ids[3], const tg__hq_batch
     rc = TG__HQ_REUSED;
   }
   PQclear(res);
-  return rc;
-}
-
-/* One statement of the ingest whose result is only checked. */
-static int run(tg__hq_db *h, const char *sql, int n, const char *const *v, const char *what,
-               PGresult **keep, char *why, size_t cap) {
-  PGresult *res = PQexecParams(h->conn, sql, n, NULL, v, NULL, NULL, 0);
-  int rc = check(h, res, what, why, cap);
-  if (rc == TG__HQ_OK && keep != NULL)
-    *keep = res;
-  else if (rc == TG__HQ_OK)
-    PQclear(res);
   return rc;
 }
 
@@ -667,13 +705,18 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
   memset(&out, 0, sizeof out);
   snprintf(key, sizeof key, "%s-%s:%lld:%lld-%lld", k->store, k->terminal, (long long)k->epoch,
            (long long)k->from, (long long)k->to);
-  const char *ids[6] = {k->store,         k->terminal,      i64(e, k->epoch),
-                        i64(now, now_ms), i64(lo, k->from), i64(hi, k->to)};
-  int rc = ready(h, why, cap);
+  const char *ids[6] = {k->store,
+                        k->terminal,
+                        tg__hq_pg_i64(e, k->epoch),
+                        tg__hq_pg_i64(now, now_ms),
+                        tg__hq_pg_i64(lo, k->from),
+                        tg__hq_pg_i64(hi, k->to)};
+  int rc = tg__hq_pg_ready(h, why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   if (!h->staging) {
-    if ((rc = exec(h, staging_sql, "could not make the staging table", why, cap)) != TG__HQ_OK)
+    if ((rc = tg__hq_pg_exec(h, staging_sql, "could not make the staging table", why, cap)) !=
+        TG__HQ_OK)
       return rc;
     h->staging = 1;
   }
@@ -684,12 +727,13 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
     snprintf(why, cap, "out of memory");
     return TG__HQ_NOMEM;
   }
-  if ((rc = exec(h, "BEGIN", "could not start a transaction", why, cap)) != TG__HQ_OK)
+  if ((rc = tg__hq_pg_exec(h, "BEGIN", "could not start a transaction", why, cap)) != TG__HQ_OK)
     goto fail;
   /* Locks the terminal's row: its uploads are ingested one at a time. */
   const char *touch[3] = {k->store, k->terminal, now};
-  if ((rc = run(h, "UPDATE terminal SET last_seen_ms = $3 WHERE store = $1 AND terminal = $2", 3,
-                touch, "could not update the terminal", &res, why, cap)) != TG__HQ_OK)
+  if ((rc = tg__hq_pg_run(
+           h, "UPDATE terminal SET last_seen_ms = $3 WHERE store = $1 AND terminal = $2", 3, touch,
+           "could not update the terminal", &res, why, cap)) != TG__HQ_OK)
     goto fail;
   if (strcmp(PQcmdTuples(res), "0") == 0) {
     snprintf(why, cap, "terminal %s-%s is not enrolled", k->store, k->terminal);
@@ -700,26 +744,28 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
   res = NULL;
   if ((rc = idem_check(h, ids, b, key, now, why, cap)) != TG__HQ_OK)
     goto fail;
-  if ((rc = run(h,
-                "INSERT INTO mark(store, terminal, epoch, acked_through, updated_ms)"
-                " VALUES($1, $2, $3, 0, $4) ON CONFLICT (store, terminal, epoch) DO UPDATE SET"
-                " updated_ms = EXCLUDED.updated_ms RETURNING acked_through",
-                4, ids, "could not read the mark", &res, why, cap)) != TG__HQ_OK)
+  if ((rc = tg__hq_pg_run(
+           h,
+           "INSERT INTO mark(store, terminal, epoch, acked_through, updated_ms)"
+           " VALUES($1, $2, $3, 0, $4) ON CONFLICT (store, terminal, epoch) DO UPDATE SET"
+           " updated_ms = EXCLUDED.updated_ms RETURNING acked_through",
+           4, ids, "could not read the mark", &res, why, cap)) != TG__HQ_OK)
     goto fail;
-  acked = int_at(res, 0, 0);
+  acked = tg__hq_pg_int_at(res, 0, 0);
   PQclear(res);
   res = NULL;
   if ((rc = copy_in(h, rows, n_rows, why, cap)) != TG__HQ_OK ||
-      (rc = run(h, merge_sql, 6, ids, "could not store the records", &res, why, cap)) != TG__HQ_OK)
+      (rc = tg__hq_pg_run(h, merge_sql, 6, ids, "could not store the records", &res, why, cap)) !=
+          TG__HQ_OK)
     goto fail;
   /* conflicts come back in seq order, as the batch's records are */
   for (int i = 0, c = 0; i < b->n; i++) {
     const tg__hq_record *r = &b->records[i];
-    while (c < PQntuples(res) && int_at(res, c, 0) < r->seq)
+    while (c < PQntuples(res) && tg__hq_pg_int_at(res, c, 0) < r->seq)
       c++;
     if (r->reject_status != NULL)
       tg__hq_rejected_set(&rej[n_rej++], r->seq, r->reject_status, r->reason);
-    else if (c < PQntuples(res) && int_at(res, c, 0) == r->seq)
+    else if (c < PQntuples(res) && tg__hq_pg_int_at(res, c, 0) == r->seq)
       tg__hq_rejected_set(&rej[n_rej++], r->seq, "conflict",
                    "this seq was received before with other content; HQ keeps the first");
   }
@@ -727,27 +773,28 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
   res = NULL;
   /* Every seq from..to is held now: the mark crosses the batch if it reaches it. */
   int64_t base = k->from <= acked + 1 && k->to > acked ? k->to : acked;
-  const char *iv[5] = {k->store, k->terminal, e, i64(base_s, base), i64(lim, TG__HQ_RUNS_MAX)};
-  if ((rc = run(h, islands_sql, 5, iv, "could not read the held records", &res, why, cap)) !=
-      TG__HQ_OK)
+  const char *iv[5] = {k->store, k->terminal, e, tg__hq_pg_i64(base_s, base),
+                       tg__hq_pg_i64(lim, TG__HQ_RUNS_MAX)};
+  if ((rc = tg__hq_pg_run(h, islands_sql, 5, iv, "could not read the held records", &res, why,
+                          cap)) != TG__HQ_OK)
     goto fail;
   for (n_isl = 0; n_isl < PQntuples(res) && n_isl < TG__HQ_RUNS_MAX; n_isl++) {
-    isl[n_isl][0] = int_at(res, n_isl, 0);
-    isl[n_isl][1] = int_at(res, n_isl, 1);
+    isl[n_isl][0] = tg__hq_pg_int_at(res, n_isl, 0);
+    isl[n_isl][1] = tg__hq_pg_int_at(res, n_isl, 1);
   }
   PQclear(res);
   res = NULL;
   out.acked_through = tg__hq_mark_walk(base, isl, n_isl, &out);
   if (out.acked_through != acked) {
     char a[24];
-    const char *mv[4] = {k->store, k->terminal, e, i64(a, out.acked_through)};
-    if ((rc = run(h,
-                  "UPDATE mark SET acked_through = $4"
-                  " WHERE store = $1 AND terminal = $2 AND epoch = $3",
-                  4, mv, "could not move the mark", NULL, why, cap)) != TG__HQ_OK)
+    const char *mv[4] = {k->store, k->terminal, e, tg__hq_pg_i64(a, out.acked_through)};
+    if ((rc = tg__hq_pg_run(h,
+                            "UPDATE mark SET acked_through = $4"
+                            " WHERE store = $1 AND terminal = $2 AND epoch = $3",
+                            4, mv, "could not move the mark", NULL, why, cap)) != TG__HQ_OK)
       goto fail;
   }
-  if ((rc = exec(h, "COMMIT", "could not commit the upload", why, cap)) != TG__HQ_OK)
+  if ((rc = tg__hq_pg_exec(h, "COMMIT", "could not commit the upload", why, cap)) != TG__HQ_OK)
     goto fail;
   free(rows);
   *ack = out;
@@ -760,7 +807,7 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
   return TG__HQ_OK;
 fail:
   PQclear(res);
-  rollback(h);
+  tg__hq_pg_rollback(h);
   free(rows);
   free(rej);
   return rc;
@@ -768,46 +815,44 @@ fail:
 
 static int hq_bundle_next(tg__hq_db *h, int64_t *version, char *why, size_t cap) {
   PGresult *res = NULL;
-  int rc = ready(h, why, cap);
+  int rc = tg__hq_pg_ready(h, why, cap);
   if (rc == TG__HQ_OK)
-    rc = run(h, "SELECT coalesce(max(version), 0) + 1 FROM bundle", 0, NULL,
-             "could not read the bundle versions", &res, why, cap);
+    rc = tg__hq_pg_run(h, "SELECT coalesce(max(version), 0) + 1 FROM bundle", 0, NULL,
+                       "could not read the bundle versions", &res, why, cap);
   if (rc == TG__HQ_OK) {
-    *version = int_at(res, 0, 0);
+    *version = tg__hq_pg_int_at(res, 0, 0);
     PQclear(res);
   }
   return rc;
 }
 
-/* Inserts a bundle, inside whatever transaction is open. */
-static int bundle_insert(tg__hq_db *h, int64_t version, const char *store, const char *body,
-                         size_t n, const char *sig, char *why, size_t cap) {
-  char ver[24], now[24];
+int tg__hq_pg_bundle_insert(tg__hq_db *h, int64_t version, const char *store, const char *body,
+                            size_t n, const char *sig, char *why, size_t cap) {
+  char ver[TG__HQ_PG_INT], now[TG__HQ_PG_INT];
+  int unique = 0;
   if (n > (size_t)TG__SYNC_BUNDLE_MAX) {
     snprintf(why, cap, "the bundle is over %d bytes", TG__SYNC_BUNDLE_MAX);
     return TG__HQ_BAD;
   }
-  const char *v[5] = {i64(ver, version), store, n > 0 ? body : "", sig, i64(now, tg__hq_now_ms())};
+  const char *v[5] = {tg__hq_pg_i64(ver, version), store, n > 0 ? body : "", sig,
+                      tg__hq_pg_i64(now, tg__hq_now_ms())};
   const int len[5] = {0, 0, (int)n, 0, 0}, fmt[5] = {0, 0, 1, 0, 0};
-  int rc;
-  PGresult *res = PQexecParams(h->conn,
-                               "INSERT INTO bundle(version, store, body, signature, published_ms)"
-                               " VALUES($1, $2, $3, $4, $5)",
-                               5, NULL, v, len, fmt, 0);
-  if (sqlstate_is(res, "23505")) { /* unique_violation */
-    PQclear(res);
+  int rc =
+      tg__hq_pg_run_binary(h,
+                           "INSERT INTO bundle(version, store, body, signature, published_ms)"
+                           " VALUES($1, $2, $3, $4, $5)",
+                           5, v, len, fmt, "could not store the bundle", NULL, &unique, why, cap);
+  if (rc != TG__HQ_OK && unique) {
     snprintf(why, cap, "bundle version %lld is already published", (long long)version);
     return TG__HQ_REUSED;
   }
-  if ((rc = check(h, res, "could not store the bundle", why, cap)) == TG__HQ_OK)
-    PQclear(res);
   return rc;
 }
 
 static int hq_bundle_put(tg__hq_db *h, int64_t version, const char *store, const char *body,
                          size_t n, const char *sig, char *why, size_t cap) {
-  int rc = ready(h, why, cap);
-  return rc == TG__HQ_OK ? bundle_insert(h, version, store, body, n, sig, why, cap) : rc;
+  int rc = tg__hq_pg_ready(h, why, cap);
+  return rc == TG__HQ_OK ? tg__hq_pg_bundle_insert(h, version, store, body, n, sig, why, cap) : rc;
 }
 
 static int hq_bundle_get(tg__hq_db *h, const char *store, int64_t *version, char **body, size_t *n,
@@ -815,14 +860,14 @@ static int hq_bundle_get(tg__hq_db *h, const char *store, int64_t *version, char
   const char *v[1] = {store};
   *body = NULL;
   *n = 0;
-  int rc = ready(h, why, cap);
+  int rc = tg__hq_pg_ready(h, why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   PGresult *res = PQexecParams(h->conn,
                                "SELECT version::text, body, signature FROM bundle"
                                " WHERE store IN ($1, '*') ORDER BY version DESC LIMIT 1",
                                1, NULL, v, NULL, NULL, 1);
-  if ((rc = check(h, res, "could not read the bundle", why, cap)) != TG__HQ_OK)
+  if ((rc = tg__hq_pg_check(h, res, "could not read the bundle", why, cap)) != TG__HQ_OK)
     return rc;
   if (PQntuples(res) == 0) {
     snprintf(why, cap, "no bundle is published for store %s", store);
@@ -852,9 +897,9 @@ static int hq_bundle_get(tg__hq_db *h, const char *store, int64_t *version, char
 static int hq_terminals(tg__hq_db *h, void (*fn)(void *ctx, const tg__hq_terminal *t), void *ctx,
                         char *why, size_t cap) {
   PGresult *res = NULL;
-  int rc = ready(h, why, cap);
+  int rc = tg__hq_pg_ready(h, why, cap);
   if (rc == TG__HQ_OK)
-    rc = run(h, terminals_sql, 0, NULL, "could not list the terminals", &res, why, cap);
+    rc = tg__hq_pg_run(h, terminals_sql, 0, NULL, "could not list the terminals", &res, why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   for (int i = 0; i < PQntuples(res); i++) {
@@ -862,329 +907,61 @@ static int hq_terminals(tg__hq_db *h, void (*fn)(void *ctx, const tg__hq_termina
     memset(&t, 0, sizeof t);
     snprintf(t.store, sizeof t.store, "%s", PQgetvalue(res, i, 0));
     snprintf(t.terminal, sizeof t.terminal, "%s", PQgetvalue(res, i, 1));
-    t.enabled = int_at(res, i, 2) != 0;
-    t.enrolled_ms = int_at(res, i, 3);
-    t.last_seen_ms = int_at(res, i, 4);
-    t.epoch = int_at(res, i, 5);
-    t.acked_through = int_at(res, i, 6);
-    t.held = int_at(res, i, 7);
-    t.dead_letters = int_at(res, i, 8);
+    t.enabled = tg__hq_pg_int_at(res, i, 2) != 0;
+    t.enrolled_ms = tg__hq_pg_int_at(res, i, 3);
+    t.last_seen_ms = tg__hq_pg_int_at(res, i, 4);
+    t.epoch = tg__hq_pg_int_at(res, i, 5);
+    t.acked_through = tg__hq_pg_int_at(res, i, 6);
+    t.held = tg__hq_pg_int_at(res, i, 7);
+    t.dead_letters = tg__hq_pg_int_at(res, i, 8);
     fn(ctx, &t);
   }
   PQclear(res);
   return TG__HQ_OK;
 }
 
-/* Streams the rows one at a time (libpq's single-row mode), so a month of records is never in memory at once. */
+struct records_ctx {
+  void (*fn)(void *ctx, const tg__hq_stored *r);
+  void *ctx;
+};
+
+static void record_row(void *arg, const PGresult *res) {
+  const struct records_ctx *c = arg;
+  tg__hq_stored r = {
+      PQgetvalue(res, 0, 0),       PQgetvalue(res, 0, 1),       PQgetvalue(res, 0, 2),
+      tg__hq_pg_int_at(res, 0, 3), tg__hq_pg_int_at(res, 0, 4), tg__hq_pg_int_at(res, 0, 5),
+      tg__hq_pg_int_at(res, 0, 6), PQgetvalue(res, 0, 7),       (size_t)PQgetlength(res, 0, 7)};
+  c->fn(c->ctx, &r);
+}
+
+/* Streams the rows one at a time, so a month of records is never in memory at once. */
 static int hq_records(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
                       void (*fn)(void *ctx, const tg__hq_stored *r), void *ctx, char *why,
                       size_t cap) {
-  char lo[24], hi[24];
-  const char *v[2] = {i64(lo, from_ms), i64(hi, to_ms)};
-  int rc = ready(h, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  if (!PQsendQueryParams(h->conn, records_sql, 2, NULL, v, NULL, NULL, 0) ||
-      !PQsetSingleRowMode(h->conn))
-    return check(h, NULL, "could not read the records", why, cap);
-  PGresult *res;
-  while ((res = PQgetResult(h->conn)) != NULL) {
-    if (rc == TG__HQ_OK && PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
-      tg__hq_stored r = {PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-                         int_at(res, 0, 3),     int_at(res, 0, 4),     int_at(res, 0, 5),
-                         int_at(res, 0, 6),     PQgetvalue(res, 0, 7),
-                         (size_t)PQgetlength(res, 0, 7)};
-      fn(ctx, &r);
-      PQclear(res);
-    } else if (rc == TG__HQ_OK) {
-      rc = check(h, res, "could not read the records", why, cap); /* frees res on failure */
-      if (rc == TG__HQ_OK)
-        PQclear(res);
-    } else {
-      PQclear(res); /* drain what is left after a failure */
-    }
-  }
-  return rc;
-}
-
-static int hq_terminal_get(tg__hq_db *h, const char *store, const char *terminal,
-                       tg__hq_terminal_ref *out, char *why, size_t cap) {
-  const char *v[2] = {store, terminal};
-  memset(out, 0, sizeof *out);
-  int rc = ready(h, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  PGresult *res = PQexecParams(h->conn,
-                               "SELECT coalesce(pull_url, ''), invite_key, enabled::int::text"
-                               " FROM terminal WHERE store = $1 AND terminal = $2",
-                               2, NULL, v, NULL, NULL, 1);
-  if ((rc = check(h, res, "could not read the terminal", why, cap)) != TG__HQ_OK)
-    return rc;
-  if (PQntuples(res) == 0) {
-    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
-    rc = TG__HQ_NOTFOUND;
-  } else if (PQgetlength(res, 0, 1) != 32 || PQgetlength(res, 0, 0) > TG__HQ_PULL_URL_MAX) {
-    snprintf(why, cap, "terminal %s-%s has a damaged invite key or pull URL", store, terminal);
-    rc = TG__HQ_DB;
-  } else {
-    memcpy(out->url, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
-    memcpy(out->invite_key, PQgetvalue(res, 0, 1), 32);
-    out->enabled = strcmp(PQgetvalue(res, 0, 2), "0") != 0;
-  }
-  PQclear(res);
-  return rc;
+  char lo[TG__HQ_PG_INT], hi[TG__HQ_PG_INT];
+  const char *v[2] = {tg__hq_pg_i64(lo, from_ms), tg__hq_pg_i64(hi, to_ms)};
+  struct records_ctx c = {fn, ctx};
+  return tg__hq_pg_stream(h, records_sql, 2, v, "could not read the records", record_row, &c, why,
+                          cap);
 }
 
 static int hq_bundle_version(tg__hq_db *h, const char *store, int64_t *version, char *why,
                              size_t cap) {
   const char *v[1] = {store};
   PGresult *res = NULL;
-  int rc = ready(h, why, cap);
+  int rc = tg__hq_pg_ready(h, why, cap);
   if (rc == TG__HQ_OK)
-    rc = run(h, "SELECT max(version) FROM bundle WHERE store IN ($1, '*')", 1, v,
-             "could not read the bundle versions", &res, why, cap);
+    rc = tg__hq_pg_run(h, "SELECT max(version) FROM bundle WHERE store IN ($1, '*')", 1, v,
+                       "could not read the bundle versions", &res, why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   if (PQgetisnull(res, 0, 0)) {
     snprintf(why, cap, "no bundle is published for store %s", store);
     rc = TG__HQ_NOTFOUND;
   } else {
-    *version = int_at(res, 0, 0);
+    *version = tg__hq_pg_int_at(res, 0, 0);
   }
   PQclear(res);
-  return rc;
-}
-
-struct pg_conn *tg__hq_pg_conn(tg__hq_db *h, char *why, size_t cap) {
-  return ready(h, why, cap) == TG__HQ_OK ? h->conn : NULL;
-}
-
-static int hq_pull_url_set(tg__hq_db *h, const char *store, const char *terminal, const char *url,
-                           char *why, size_t cap) {
-  const char *v[3] = {store, terminal, url};
-  int rc = ready(h, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  PGresult *res = PQexecParams(
-      h->conn, "UPDATE terminal SET pull_url = $3 WHERE store = $1 AND terminal = $2", 3, NULL, v,
-      NULL, NULL, 0);
-  if ((rc = check(h, res, "could not change the terminal", why, cap)) != TG__HQ_OK)
-    return rc;
-  if (strcmp(PQcmdTuples(res), "0") == 0) {
-    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
-    rc = TG__HQ_NOTFOUND;
-  }
-  PQclear(res);
-  return rc;
-}
-
-/* Streams the rows one at a time (single-row mode): memory does not grow with the range. */
-static int hq_held(tg__hq_db *h, const char *store, const char *terminal, int64_t epoch,
-                   int64_t from, int64_t to,
-                   void (*fn)(void *ctx, int64_t seq, const char *body, size_t n), void *ctx,
-                   char *why, size_t cap) {
-  char e[24], lo[24], hi[24];
-  const char *v[5] = {store, terminal, i64(e, epoch), i64(lo, from), i64(hi, to)};
-  int rc = ready(h, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  if (!PQsendQueryParams(h->conn,
-                         "SELECT seq, body FROM record WHERE store = $1 AND terminal = $2"
-                         " AND epoch = $3 AND seq BETWEEN $4 AND $5 UNION ALL"
-                         " SELECT seq, body FROM dead_letter d WHERE store = $1 AND terminal = $2"
-                         " AND epoch = $3 AND seq BETWEEN $4 AND $5 AND NOT EXISTS (SELECT 1"
-                         " FROM record r WHERE r.store = d.store AND r.terminal = d.terminal"
-                         " AND r.epoch = d.epoch AND r.seq = d.seq) ORDER BY 1",
-                         5, NULL, v, NULL, NULL, 0) ||
-      !PQsetSingleRowMode(h->conn))
-    return check(h, NULL, "could not read the held records", why, cap);
-  PGresult *res;
-  while ((res = PQgetResult(h->conn)) != NULL) {
-    if (rc == TG__HQ_OK && PQresultStatus(res) == PGRES_SINGLE_TUPLE) {
-      fn(ctx, int_at(res, 0, 0), PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
-      PQclear(res);
-    } else if (rc == TG__HQ_OK) {
-      rc = check(h, res, "could not read the held records", why, cap);
-      if (rc == TG__HQ_OK)
-        PQclear(res);
-    } else {
-      PQclear(res);
-    }
-  }
-  return rc;
-}
-
-static int hq_nightly_put(tg__hq_db *h, const tg__hq_nightly_row *r, char *why, size_t cap) {
-  char run_ms[24], e[24], max[24], before[24], after[24], got[24];
-  const char *v[12] = {r->store,
-                       r->terminal,
-                       r->date,
-                       i64(run_ms, r->run_ms),
-                       r->reachable ? "true" : "false",
-                       r->needs_operator ? "true" : "false",
-                       i64(e, r->epoch),
-                       i64(max, r->max_seq),
-                       i64(before, r->count_before),
-                       i64(after, r->count_after),
-                       i64(got, r->fetched),
-                       r->flags};
-  int rc = ready(h, why, cap);
-  if (rc == TG__HQ_OK)
-    rc = run(h,
-             "INSERT INTO nightly(store, terminal, date, run_ms, reachable, needs_operator, epoch,"
-             " max_seq, count_before, count_after, fetched, flags)"
-             " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-             " ON CONFLICT (store, terminal, date) DO UPDATE SET run_ms = EXCLUDED.run_ms,"
-             " reachable = EXCLUDED.reachable, needs_operator = EXCLUDED.needs_operator,"
-             " epoch = EXCLUDED.epoch, max_seq = EXCLUDED.max_seq,"
-             " count_before = EXCLUDED.count_before, count_after = EXCLUDED.count_after,"
-             " fetched = EXCLUDED.fetched, flags = EXCLUDED.flags",
-             12, v, "could not store the nightly result", NULL, why, cap);
-  return rc;
-}
-
-static int hq_nightly_last(tg__hq_db *h, void (*fn)(void *ctx, const tg__hq_nightly_row *row),
-                           void *ctx, char *why, size_t cap) {
-  PGresult *res = NULL;
-  int rc = ready(h, why, cap);
-  if (rc == TG__HQ_OK)
-    rc = run(h,
-             "SELECT store, terminal, date, run_ms, reachable::int, needs_operator::int, epoch,"
-             " max_seq, count_before, count_after, fetched, flags FROM (SELECT *,"
-             " row_number() OVER (PARTITION BY store, terminal ORDER BY run_ms DESC, date DESC)"
-             " AS k FROM nightly) n WHERE k = 1 ORDER BY store, terminal",
-             0, NULL, "could not read the nightly results", &res, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  for (int i = 0; i < PQntuples(res); i++) {
-    tg__hq_nightly_row r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.store, sizeof r.store, "%s", PQgetvalue(res, i, 0));
-    snprintf(r.terminal, sizeof r.terminal, "%s", PQgetvalue(res, i, 1));
-    snprintf(r.date, sizeof r.date, "%s", PQgetvalue(res, i, 2));
-    r.run_ms = int_at(res, i, 3);
-    r.reachable = int_at(res, i, 4) != 0;
-    r.needs_operator = int_at(res, i, 5) != 0;
-    r.epoch = int_at(res, i, 6);
-    r.max_seq = int_at(res, i, 7);
-    r.count_before = int_at(res, i, 8);
-    r.count_after = int_at(res, i, 9);
-    r.fetched = int_at(res, i, 10);
-    snprintf(r.flags, sizeof r.flags, "%s", PQgetvalue(res, i, 11));
-    fn(ctx, &r);
-  }
-  PQclear(res);
-  return TG__HQ_OK;
-}
-
-/* Reads the settlement in columns c.. of row (SETTLEMENT_COLUMNS' order). */
-static void settlement_at(const PGresult *res, int row, int c, tg__hq_settlement *s) {
-  snprintf(s->rule, sizeof s->rule, "%s", PQgetvalue(res, row, c + 0));
-  snprintf(s->store, sizeof s->store, "%s", PQgetvalue(res, row, c + 1));
-  snprintf(s->terminal, sizeof s->terminal, "%s", PQgetvalue(res, row, c + 2));
-  s->epoch = int_at(res, row, c + 3);
-  s->seq = int_at(res, row, c + 4);
-  s->campaign = (uint32_t)int_at(res, row, c + 5);
-  s->member = int_at(res, row, c + 6);
-  s->amount = int_at(res, row, c + 7);
-  s->coupon = int_at(res, row, c + 8);
-  snprintf(s->token, sizeof s->token, "%s", PQgetvalue(res, row, c + 9));
-  s->made_ms = int_at(res, row, c + 10);
-  snprintf(s->state, sizeof s->state, "%s", PQgetvalue(res, row, c + 11));
-  s->bundle_version = int_at(res, row, c + 12);
-}
-
-#define SETTLEMENT_COLUMNS                                                                         \
-  "rule, store, terminal, epoch, seq, campaign, member, amount, coupon, token, made_ms, state,"     \
-  " bundle_version"
-
-/* Inserts s, or answers the row already there for its rule, source record and campaign. */
-static int hq_settle_add(tg__hq_db *h, tg__hq_settlement *s, int *added, char *why, size_t cap) {
-  char b[8][24];
-  const char *v[11] = {s->rule, s->store, s->terminal, i64(b[0], s->epoch), i64(b[1], s->seq),
-                       i64(b[2], s->campaign), i64(b[3], s->member), i64(b[4], s->amount),
-                       i64(b[5], s->coupon), s->token, i64(b[6], s->made_ms)};
-  PGresult *res = NULL;
-  *added = 0;
-  int rc = ready(h, why, cap);
-  if (rc == TG__HQ_OK)
-    rc = run(h,
-             "WITH n AS (INSERT INTO settlement(rule, store, terminal, epoch, seq, campaign,"
-             " member, amount, coupon, token, made_ms, state) VALUES($1, $2, $3, $4, $5, $6,"
-             " $7, $8, $9, $10, $11, 'pending-bundle') ON CONFLICT (rule, store, terminal,"
-             " epoch, seq, campaign) DO NOTHING RETURNING " SETTLEMENT_COLUMNS ")"
-             " SELECT 1, " SETTLEMENT_COLUMNS " FROM n UNION ALL SELECT 0, " SETTLEMENT_COLUMNS
-             " FROM settlement WHERE rule = $1 AND store = $2 AND terminal = $3 AND epoch = $4"
-             " AND seq = $5 AND campaign = $6",
-             11, v, "could not store the settlement", &res, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  if (PQntuples(res) < 1) {
-    snprintf(why, cap, "the settlement was neither stored nor found");
-    rc = TG__HQ_DB;
-  } else {
-    /* the inserted row is not yet visible to the second SELECT: one row either way */
-    *added = int_at(res, 0, 0) == 1;
-    settlement_at(res, 0, 1, s);
-  }
-  PQclear(res);
-  return rc;
-}
-
-static int hq_settle_pending(tg__hq_db *h, const char *store, int max,
-                             void (*fn)(void *ctx, const tg__hq_settlement *s), void *ctx,
-                             char *why, size_t cap) {
-  char lim[24];
-  const char *v[2] = {store, i64(lim, max)};
-  PGresult *res = NULL;
-  int rc = ready(h, why, cap);
-  if (rc == TG__HQ_OK)
-    rc = run(h,
-             "SELECT " SETTLEMENT_COLUMNS " FROM settlement WHERE state = 'pending-bundle'"
-             " AND ($1 = '*' OR store = $1) ORDER BY made_ms, coupon LIMIT $2",
-             2, v, "could not read the pending settlements", &res, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  for (int i = 0; i < PQntuples(res); i++) {
-    tg__hq_settlement s;
-    memset(&s, 0, sizeof s);
-    settlement_at(res, i, 0, &s);
-    fn(ctx, &s);
-  }
-  PQclear(res);
-  return TG__HQ_OK;
-}
-
-static int hq_bundle_put_settled(tg__hq_db *h, int64_t version, const char *store,
-                                 const char *body, size_t n, const char *sig,
-                                 const int64_t *coupons, int n_coupons, char *why, size_t cap) {
-  char ver[24], *ids = malloc((size_t)n_coupons * 21 + 3); /* "{1,2,...}" */
-  size_t at = 0;
-  if (ids == NULL) {
-    snprintf(why, cap, "out of memory");
-    return TG__HQ_NOMEM;
-  }
-  ids[at++] = '{';
-  for (int i = 0; i < n_coupons; i++)
-    at += (size_t)snprintf(ids + at, 22, "%s%lld", i > 0 ? "," : "", (long long)coupons[i]);
-  ids[at++] = '}';
-  ids[at] = '\0';
-  const char *v[2] = {ids, i64(ver, version)};
-  int rc = ready(h, why, cap);
-  if (rc == TG__HQ_OK)
-    rc = exec(h, "BEGIN", "could not start a transaction", why, cap);
-  if (rc == TG__HQ_OK)
-    rc = bundle_insert(h, version, store, body, n, sig, why, cap);
-  if (rc == TG__HQ_OK && n_coupons > 0)
-    rc = run(h,
-             "UPDATE settlement SET state = 'published', bundle_version = $2"
-             " WHERE coupon = ANY($1::bigint[]) AND state = 'pending-bundle'",
-             2, v, "could not mark the settlements published", NULL, why, cap);
-  if (rc == TG__HQ_OK)
-    rc = exec(h, "COMMIT", "could not commit the bundle", why, cap);
-  if (rc != TG__HQ_OK)
-    rollback(h);
-  free(ids);
   return rc;
 }
 
@@ -1210,12 +987,12 @@ const tg__hq_backend tg__hq_postgres = {
     .groups = tg__hq_pg_groups,
     .join = tg__hq_pg_join,
     .joins = tg__hq_pg_joins,
-    .terminal_get = hq_terminal_get,
-    .pull_url_set = hq_pull_url_set,
-    .held = hq_held,
-    .nightly_put = hq_nightly_put,
-    .nightly_last = hq_nightly_last,
-    .settle_add = hq_settle_add,
-    .settle_pending = hq_settle_pending,
-    .bundle_put_settled = hq_bundle_put_settled,
+    .terminal_get = tg__hq_pg_terminal_get,
+    .pull_url_set = tg__hq_pg_pull_url_set,
+    .held = tg__hq_pg_held,
+    .nightly_put = tg__hq_pg_nightly_put,
+    .nightly_last = tg__hq_pg_nightly_last,
+    .settle_add = tg__hq_pg_settle_add,
+    .settle_pending = tg__hq_pg_settle_pending,
+    .bundle_put_settled = tg__hq_pg_bundle_put_settled,
 };
