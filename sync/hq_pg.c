@@ -397,14 +397,11 @@ static int schema(tg__hq_db *h, char *why, size_t cap) {
   crypto_sign_keypair(pk, sk);
   const char *v[2] = {(const char *)pk, (const char *)sk};
   const int len[2] = {sizeof pk, sizeof sk}, fmt[2] = {1, 1};
-  res = PQexecParams(h->conn, "INSERT INTO hq_key(id, public, secret) VALUES(1, $1, $2)", 2, NULL,
-                     v, len, fmt, 0);
+  rc = tg__hq_pg_run_binary(h, "INSERT INTO hq_key(id, public, secret) VALUES(1, $1, $2)", 2, v,
+                            len, fmt, "could not store HQ's signing key", NULL, NULL, why, cap);
   sodium_memzero(sk, sizeof sk);
-  if ((rc = tg__hq_pg_check(h, res, "could not store HQ's signing key", why, cap)) != TG__HQ_OK) {
-    res = NULL;
+  if (rc != TG__HQ_OK)
     goto fail;
-  }
-  PQclear(res);
   return tg__hq_pg_exec(h, "COMMIT", "could not commit the new schema", why, cap);
 fail:
   PQclear(res);
@@ -469,12 +466,12 @@ static int hq_health(tg__hq_db *h, char *why, size_t cap) {
 
 static int hq_signing_key(tg__hq_db *h, unsigned char pk[32], unsigned char sk[64], char *why,
                           size_t cap) {
+  PGresult *res = NULL;
   int rc = tg__hq_pg_ready(h, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = tg__hq_pg_run_binary(h, "SELECT public, secret FROM hq_key WHERE id = 1", 0, NULL, NULL,
+                              NULL, "could not read HQ's signing key", &res, NULL, why, cap);
   if (rc != TG__HQ_OK)
-    return rc;
-  PGresult *res = PQexecParams(h->conn, "SELECT public, secret FROM hq_key WHERE id = 1", 0, NULL,
-                               NULL, NULL, NULL, 1);
-  if ((rc = tg__hq_pg_check(h, res, "could not read HQ's signing key", why, cap)) != TG__HQ_OK)
     return rc;
   if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 32 && PQgetlength(res, 0, 1) == 64) {
     memcpy(pk, PQgetvalue(res, 0, 0), 32);
@@ -490,22 +487,19 @@ static int hq_signing_key(tg__hq_db *h, unsigned char pk[32], unsigned char sk[6
 static int hq_enrol(tg__hq_db *h, const char *store, const char *terminal,
                     const unsigned char auth_hash[32], const unsigned char invite_key[32],
                     char *why, size_t cap) {
-  char now[24];
+  char now[TG__HQ_PG_INT];
   const char *v[5] = {store, terminal, (const char *)auth_hash, (const char *)invite_key,
                       tg__hq_pg_i64(now, tg__hq_now_ms())};
   const int len[5] = {0, 0, 32, 32, 0}, fmt[5] = {0, 0, 1, 1, 0};
   int rc = tg__hq_pg_ready(h, why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  PGresult *res = PQexecParams(
-      h->conn,
-      "INSERT INTO terminal(store, terminal, auth_hash, invite_key, enabled, enrolled_ms)"
-      " VALUES($1, $2, $3, $4, true, $5) ON CONFLICT (store, terminal) DO UPDATE SET"
-      " auth_hash = EXCLUDED.auth_hash, invite_key = EXCLUDED.invite_key, enabled = true,"
-      " enrolled_ms = EXCLUDED.enrolled_ms",
-      5, NULL, v, len, fmt, 0);
-  if ((rc = tg__hq_pg_check(h, res, "could not enrol the terminal", why, cap)) == TG__HQ_OK)
-    PQclear(res);
+  if (rc == TG__HQ_OK)
+    rc = tg__hq_pg_run_binary(
+        h,
+        "INSERT INTO terminal(store, terminal, auth_hash, invite_key, enabled, enrolled_ms)"
+        " VALUES($1, $2, $3, $4, true, $5) ON CONFLICT (store, terminal) DO UPDATE SET"
+        " auth_hash = EXCLUDED.auth_hash, invite_key = EXCLUDED.invite_key, enabled = true,"
+        " enrolled_ms = EXCLUDED.enrolled_ms",
+        5, v, len, fmt, "could not enrol the terminal", NULL, NULL, why, cap);
   return rc;
 }
 
@@ -519,14 +513,15 @@ static int hq_set_enabled(tg__hq_db *h, const char *store, const char *terminal,
 static int hq_auth_get(tg__hq_db *h, const char *store, const char *terminal,
                        unsigned char auth_hash[32], int *enabled, char *why, size_t cap) {
   const char *v[2] = {store, terminal};
+  PGresult *res = NULL;
   int rc = tg__hq_pg_ready(h, why, cap);
+  if (rc == TG__HQ_OK)
+    rc =
+        tg__hq_pg_run_binary(h,
+                             "SELECT auth_hash, enabled::int::text FROM terminal"
+                             " WHERE store = $1 AND terminal = $2",
+                             2, v, NULL, NULL, "could not read the terminal", &res, NULL, why, cap);
   if (rc != TG__HQ_OK)
-    return rc;
-  PGresult *res = PQexecParams(h->conn,
-                               "SELECT auth_hash, enabled::int::text FROM terminal"
-                               " WHERE store = $1 AND terminal = $2",
-                               2, NULL, v, NULL, NULL, 1);
-  if ((rc = tg__hq_pg_check(h, res, "could not read the terminal", why, cap)) != TG__HQ_OK)
     return rc;
   if (PQntuples(res) == 0) {
     snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
@@ -583,7 +578,7 @@ static char *copy_field(char *p, const char *z, size_t n, char end) {
 }
 
 static char *copy_int(char *p, int64_t v) {
-  char buf[24];
+  char buf[TG__HQ_PG_INT];
   size_t n = strlen(tg__hq_pg_i64(buf, v));
   memcpy(p, buf, n);
   p[n] = '\t';
@@ -670,14 +665,14 @@ static int idem_check(tg__hq_db *h, const char *const ids[3], const tg__hq_batch
                       const char *key, const char *now, char *why, size_t cap) {
   const char *v[5] = {ids[0], ids[1], key, (const char *)b->digest, now};
   const int len[5] = {0, 0, 0, sizeof b->digest, 0}, fmt[5] = {0, 0, 0, 1, 0};
-  PGresult *res =
-      PQexecParams(h->conn,
-                   "WITH ins AS (INSERT INTO idem(store, terminal, key, digest, received_ms)"
-                   " VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING digest)"
-                   " SELECT digest FROM ins UNION ALL"
-                   " SELECT digest FROM idem WHERE store = $1 AND terminal = $2 AND key = $3",
-                   5, NULL, v, len, fmt, 1);
-  int rc = tg__hq_pg_check(h, res, "could not record the Idempotency-Key", why, cap);
+  PGresult *res = NULL;
+  int rc = tg__hq_pg_run_binary(
+      h,
+      "WITH ins AS (INSERT INTO idem(store, terminal, key, digest, received_ms)"
+      " VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING digest)"
+      " SELECT digest FROM ins UNION ALL"
+      " SELECT digest FROM idem WHERE store = $1 AND terminal = $2 AND key = $3",
+      5, v, len, fmt, "could not record the Idempotency-Key", &res, NULL, why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   if (PQntuples(res) < 1 || PQgetlength(res, 0, 0) != (int)sizeof b->digest ||
@@ -692,7 +687,8 @@ static int idem_check(tg__hq_db *h, const char *const ids[3], const tg__hq_batch
 static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq_ack *ack,
                      char *why, size_t cap) {
   const tg__hq_key *k = &b->key;
-  char key[96], e[24], now[24], lo[24], hi[24], base_s[24], lim[24];
+  char key[96], e[TG__HQ_PG_INT], now[TG__HQ_PG_INT], lo[TG__HQ_PG_INT], hi[TG__HQ_PG_INT],
+      base_s[TG__HQ_PG_INT], lim[TG__HQ_PG_INT];
   int64_t acked = 0, isl[TG__HQ_RUNS_MAX][2];
   int n_isl = 0, n_rej = 0;
   char *rows = NULL;
@@ -786,7 +782,7 @@ static int hq_ingest(tg__hq_db *h, const tg__hq_batch *b, int64_t now_ms, tg__hq
   res = NULL;
   out.acked_through = tg__hq_mark_walk(base, isl, n_isl, &out);
   if (out.acked_through != acked) {
-    char a[24];
+    char a[TG__HQ_PG_INT];
     const char *mv[4] = {k->store, k->terminal, e, tg__hq_pg_i64(a, out.acked_through)};
     if ((rc = tg__hq_pg_run(h,
                             "UPDATE mark SET acked_through = $4"
@@ -860,14 +856,14 @@ static int hq_bundle_get(tg__hq_db *h, const char *store, int64_t *version, char
   const char *v[1] = {store};
   *body = NULL;
   *n = 0;
+  PGresult *res = NULL;
   int rc = tg__hq_pg_ready(h, why, cap);
+  if (rc == TG__HQ_OK)
+    rc = tg__hq_pg_run_binary(h,
+                              "SELECT version::text, body, signature FROM bundle"
+                              " WHERE store IN ($1, '*') ORDER BY version DESC LIMIT 1",
+                              1, v, NULL, NULL, "could not read the bundle", &res, NULL, why, cap);
   if (rc != TG__HQ_OK)
-    return rc;
-  PGresult *res = PQexecParams(h->conn,
-                               "SELECT version::text, body, signature FROM bundle"
-                               " WHERE store IN ($1, '*') ORDER BY version DESC LIMIT 1",
-                               1, NULL, v, NULL, NULL, 1);
-  if ((rc = tg__hq_pg_check(h, res, "could not read the bundle", why, cap)) != TG__HQ_OK)
     return rc;
   if (PQntuples(res) == 0) {
     snprintf(why, cap, "no bundle is published for store %s", store);
