@@ -1,4 +1,7 @@
-/* tillgroup-hq's storage in PostgreSQL (libpq): schema, COPY-staged uploads, terminals, bundles. */
+/*
+ * tillgroup-hq's storage in PostgreSQL (libpq): schema, COPY-staged uploads,
+ * terminals, bundles, and the statement helpers hq_pg_*.c share (hq.h).
+ */
 #include <assert.h>
 #include <libpq-fe.h>
 #include <sodium.h>

@@ -1,5 +1,4 @@
-/* tillgroup-hq's nightly pull in PostgreSQL (schema step 3): terminals' pull URLs, held records,
- * nightly results. */
+/* tillgroup-hq's nightly pull in PostgreSQL (schema step 3): pull URLs, held records, results. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,4 @@
-/* tillgroup-hq's settlements in PostgreSQL (schema step 4): coupons HQ issued, published with a
- * bundle. */
+/* tillgroup-hq's settlements in PostgreSQL (schema step 4): HQ's coupons, then their bundle. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,4 @@
-/* tillgroup-hq's nightly pull in SQLite (schema step 3): terminals' pull URLs, held records,
- * nightly results. */
+/* tillgroup-hq's nightly pull in SQLite (schema step 3): pull URLs, held records, results. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,4 @@
-/* tillgroup-hq's settlements in SQLite (schema step 4): coupons HQ issued, published with a bundle.
- */
+/* tillgroup-hq's settlements in SQLite (schema step 4): HQ's coupons, then their bundle. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
