@@ -474,6 +474,10 @@ int tg__hq_pg_stream(tg__hq_db *h, const char *sql, int n, const char *const *v,
  */
 int tg__hq_pg_terminal_set(tg__hq_db *h, const char *sql, int n, const char *const *v, char *why,
                            size_t cap);
+/* Makes this session's staging table tg_staging unless made; call outside a transaction. */
+int tg__hq_pg_staging(tg__hq_db *h, char *why, size_t cap);
+/* Sends rows[0..n), COPY text rows, into tg_staging inside the caller's transaction. */
+int tg__hq_pg_copy_in(tg__hq_db *h, const char *rows, size_t n, char *why, size_t cap);
 /* Inserts a bundle inside the transaction the caller opened; TG__HQ_REUSED when its version is
  * taken. */
 int tg__hq_pg_bundle_insert(tg__hq_db *h, int64_t version, const char *store, const char *body,
@@ -482,9 +486,10 @@ int tg__hq_pg_bundle_insert(tg__hq_db *h, int64_t version, const char *store, co
 /*
  * The operations of the backend table that live in their own files, per
  * back end: groups and joins (hq_sqlite_join.c, hq_pg_join.c), the
- * nightly pull (hq_sqlite_nightly.c, hq_pg_nightly.c) and settlements
- * (hq_sqlite_settle.c, hq_pg_settle.c). Each is the tg__hq_backend member
- * of its name.
+ * nightly pull (hq_sqlite_nightly.c, hq_pg_nightly.c), settlements
+ * (hq_sqlite_settle.c, hq_pg_settle.c) and PostgreSQL's COPY-staged
+ * uploads (hq_pg_ingest.c; SQLite's stay with its statement cache). Each is
+ * the tg__hq_backend member of its name.
  */
 int tg__hq_sqlite_group_add(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why,
                             size_t cap);
@@ -516,6 +521,8 @@ int tg__hq_sqlite_settle_pending(tg__hq_db *db, const char *store, int max,
 int tg__hq_sqlite_bundle_put_settled(tg__hq_db *db, int64_t version, const char *store,
                                      const char *body, size_t n, const char *sig,
                                      const int64_t *coupons, int n_coupons, char *why, size_t cap);
+int tg__hq_pg_ingest(tg__hq_db *db, const tg__hq_batch *b, int64_t now_ms, tg__hq_ack *ack,
+                     char *why, size_t cap);
 int tg__hq_pg_group_add(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why, size_t cap);
 int tg__hq_pg_group_disable(tg__hq_db *db, int64_t id, char *why, size_t cap);
 int tg__hq_pg_groups(tg__hq_db *db, const char *store, void (*fn)(void *ctx, const tg__hq_group *g),
