@@ -398,15 +398,99 @@ typedef struct {
 /* Frees what join filled. Accepts a zeroed out. */
 void tg__hq_join_out_free(tg__hq_join_out *out);
 
-/* ----- Back ends split over files: the groups and joins of each ----------- */
+/* ----- Back ends split over files (hq_sqlite*.c, hq_pg*.c) ---------------- */
 
 struct sqlite3;
-struct pg_conn;
-/* The SQLite connection of h (hq_sqlite.c), for hq_sqlite_join.c. */
+struct sqlite3_stmt;
+struct pg_result;
+
+/* The SQLite connection of h (hq_sqlite.c), for the back end's other files. */
 struct sqlite3 *tg__hq_sqlite_conn(tg__hq_db *h);
-/* The libpq connection of h (hq_pg.c), reconnected and out of any transaction; NULL with why. */
-struct pg_conn *tg__hq_pg_conn(tg__hq_db *h, char *why, size_t cap);
-/* The group and join operations of the backend table, per back end (hq_sqlite_join.c, hq_pg_join.c). */
+/*
+ * Writes "<what>: <SQLite's message>" (db's, or rc's when db is NULL) into
+ * why and returns the matching tg__hq_rc: TG__HQ_NOMEM or TG__HQ_DB.
+ */
+int tg__hq_sqlite_fail(struct sqlite3 *db, int rc, const char *what, char *why, size_t cap);
+/* Copies column col of st's row into out (cap bytes, cut to fit; "" for NULL). */
+void tg__hq_sqlite_text_at(struct sqlite3_stmt *st, int col, char *out, size_t cap);
+/*
+ * Steps st, an UPDATE of one terminal whose ?1 and ?2 it binds to store and
+ * terminal (the caller bound the rest), and resets it. TG__HQ_NOTFOUND
+ * with why when no such terminal is enrolled.
+ */
+int tg__hq_sqlite_terminal_set(tg__hq_db *h, struct sqlite3_stmt *st, const char *store,
+                               const char *terminal, char *why, size_t cap);
+
+/* PostgreSQL (hq_pg.c): TG__HQ_PG_INT bytes hold any int64 as decimal text and its NUL. */
+#define TG__HQ_PG_INT 24
+/* Formats v as a decimal text parameter into buf (TG__HQ_PG_INT bytes) and returns buf. */
+const char *tg__hq_pg_i64(char *buf, int64_t v);
+/* Column col of row as an int64 (the column holds decimal text). */
+int64_t tg__hq_pg_int_at(const struct pg_result *res, int row, int col);
+/*
+ * Reconnects h's connection if it broke (PostgreSQL restarted) and ends a
+ * transaction left open: call first in every operation, never inside its
+ * transaction. TG__HQ_OK or TG__HQ_DB with why.
+ */
+int tg__hq_pg_ready(tg__hq_db *h, char *why, size_t cap);
+/*
+ * Checks res; on failure writes "<what>: <PostgreSQL's reason>" into why,
+ * clears res and returns TG__HQ_DB (TG__HQ_NOMEM when libpq ran out). On
+ * success res stays the caller's to PQclear.
+ */
+int tg__hq_pg_check(tg__hq_db *h, struct pg_result *res, const char *what, char *why, size_t cap);
+/* Runs sql (no parameters: BEGIN, COMMIT) and checks it. */
+int tg__hq_pg_exec(tg__hq_db *h, const char *sql, const char *what, char *why, size_t cap);
+/* Ends a failed transaction, keeping the reason already in why. */
+void tg__hq_pg_rollback(tg__hq_db *h);
+/*
+ * Runs sql with n text parameters v[0..n), results in text, and checks it.
+ * On success *keep holds the result (the caller PQclears it), or it is
+ * cleared when keep is NULL; on failure nothing is kept and why says why.
+ */
+int tg__hq_pg_run(tg__hq_db *h, const char *sql, int n, const char *const *v, const char *what,
+                  struct pg_result **keep, char *why, size_t cap);
+/*
+ * tg__hq_pg_run with binary parameters where fmt[i] is 1 (len[i] bytes;
+ * len and fmt NULL when all are text) and results in binary (a text
+ * column's bytes as stored). *unique (when not NULL) is set to 1 when the
+ * failure was a unique violation, else 0.
+ */
+int tg__hq_pg_run_binary(tg__hq_db *h, const char *sql, int n, const char *const *v, const int *len,
+                         const int *fmt, const char *what, struct pg_result **keep, int *unique,
+                         char *why, size_t cap);
+/*
+ * Runs sql with n text parameters and calls row(ctx, res) for each row, res
+ * holding that one row at index 0 (libpq's single-row mode: memory does not
+ * grow with the rows). Calls tg__hq_pg_ready itself.
+ */
+int tg__hq_pg_stream(tg__hq_db *h, const char *sql, int n, const char *const *v, const char *what,
+                     void (*row)(void *ctx, const struct pg_result *res), void *ctx, char *why,
+                     size_t cap);
+/*
+ * Runs sql, an UPDATE of one terminal whose parameters v[0..n) start with
+ * store and terminal. TG__HQ_NOTFOUND with why when no such terminal is
+ * enrolled. Calls tg__hq_pg_ready itself.
+ */
+int tg__hq_pg_terminal_set(tg__hq_db *h, const char *sql, int n, const char *const *v, char *why,
+                           size_t cap);
+/* Makes this session's staging table tg_staging unless made; call outside a transaction. */
+int tg__hq_pg_staging(tg__hq_db *h, char *why, size_t cap);
+/* Sends rows[0..n), COPY text rows, into tg_staging inside the caller's transaction. */
+int tg__hq_pg_copy_in(tg__hq_db *h, const char *rows, size_t n, char *why, size_t cap);
+/* Inserts a bundle inside the transaction the caller opened; TG__HQ_REUSED when its version is
+ * taken. */
+int tg__hq_pg_bundle_insert(tg__hq_db *h, int64_t version, const char *store, const char *body,
+                            size_t n, const char *sig, char *why, size_t cap);
+
+/*
+ * The operations of the backend table that live in their own files, per
+ * back end: groups and joins (hq_sqlite_join.c, hq_pg_join.c), the
+ * nightly pull (hq_sqlite_nightly.c, hq_pg_nightly.c), settlements
+ * (hq_sqlite_settle.c, hq_pg_settle.c) and PostgreSQL's COPY-staged
+ * uploads (hq_pg_ingest.c; SQLite's stay with its statement cache). Each is
+ * the tg__hq_backend member of its name.
+ */
 int tg__hq_sqlite_group_add(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why,
                             size_t cap);
 int tg__hq_sqlite_group_disable(tg__hq_db *db, int64_t id, char *why, size_t cap);
@@ -418,6 +502,27 @@ int tg__hq_sqlite_join(tg__hq_db *db, const tg__hq_join_in *in, tg__hq_join_out 
 int tg__hq_sqlite_joins(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
                         void (*fn)(void *ctx, const tg__hq_join_row *j), void *ctx, char *why,
                         size_t cap);
+int tg__hq_sqlite_terminal_get(tg__hq_db *db, const char *store, const char *terminal,
+                               tg__hq_terminal_ref *out, char *why, size_t cap);
+int tg__hq_sqlite_pull_url_set(tg__hq_db *db, const char *store, const char *terminal,
+                               const char *url, char *why, size_t cap);
+int tg__hq_sqlite_held(tg__hq_db *db, const char *store, const char *terminal, int64_t epoch,
+                       int64_t from, int64_t to,
+                       void (*fn)(void *ctx, int64_t seq, const char *body, size_t n), void *ctx,
+                       char *why, size_t cap);
+int tg__hq_sqlite_nightly_put(tg__hq_db *db, const tg__hq_nightly_row *r, char *why, size_t cap);
+int tg__hq_sqlite_nightly_last(tg__hq_db *db, void (*fn)(void *ctx, const tg__hq_nightly_row *row),
+                               void *ctx, char *why, size_t cap);
+int tg__hq_sqlite_settle_add(tg__hq_db *db, tg__hq_settlement *s, int *added, char *why,
+                             size_t cap);
+int tg__hq_sqlite_settle_pending(tg__hq_db *db, const char *store, int max,
+                                 void (*fn)(void *ctx, const tg__hq_settlement *s), void *ctx,
+                                 char *why, size_t cap);
+int tg__hq_sqlite_bundle_put_settled(tg__hq_db *db, int64_t version, const char *store,
+                                     const char *body, size_t n, const char *sig,
+                                     const int64_t *coupons, int n_coupons, char *why, size_t cap);
+int tg__hq_pg_ingest(tg__hq_db *db, const tg__hq_batch *b, int64_t now_ms, tg__hq_ack *ack,
+                     char *why, size_t cap);
 int tg__hq_pg_group_add(tg__hq_db *db, const tg__hq_group *g, int64_t *id, char *why, size_t cap);
 int tg__hq_pg_group_disable(tg__hq_db *db, int64_t id, char *why, size_t cap);
 int tg__hq_pg_groups(tg__hq_db *db, const char *store, void (*fn)(void *ctx, const tg__hq_group *g),
@@ -427,6 +532,24 @@ int tg__hq_pg_join(tg__hq_db *db, const tg__hq_join_in *in, tg__hq_join_out *out
 int tg__hq_pg_joins(tg__hq_db *db, int64_t from_ms, int64_t to_ms,
                     void (*fn)(void *ctx, const tg__hq_join_row *j), void *ctx, char *why,
                     size_t cap);
+int tg__hq_pg_terminal_get(tg__hq_db *db, const char *store, const char *terminal,
+                           tg__hq_terminal_ref *out, char *why, size_t cap);
+int tg__hq_pg_pull_url_set(tg__hq_db *db, const char *store, const char *terminal, const char *url,
+                           char *why, size_t cap);
+int tg__hq_pg_held(tg__hq_db *db, const char *store, const char *terminal, int64_t epoch,
+                   int64_t from, int64_t to,
+                   void (*fn)(void *ctx, int64_t seq, const char *body, size_t n), void *ctx,
+                   char *why, size_t cap);
+int tg__hq_pg_nightly_put(tg__hq_db *db, const tg__hq_nightly_row *r, char *why, size_t cap);
+int tg__hq_pg_nightly_last(tg__hq_db *db, void (*fn)(void *ctx, const tg__hq_nightly_row *row),
+                           void *ctx, char *why, size_t cap);
+int tg__hq_pg_settle_add(tg__hq_db *db, tg__hq_settlement *s, int *added, char *why, size_t cap);
+int tg__hq_pg_settle_pending(tg__hq_db *db, const char *store, int max,
+                             void (*fn)(void *ctx, const tg__hq_settlement *s), void *ctx,
+                             char *why, size_t cap);
+int tg__hq_pg_bundle_put_settled(tg__hq_db *db, int64_t version, const char *store,
+                                 const char *body, size_t n, const char *sig,
+                                 const int64_t *coupons, int n_coupons, char *why, size_t cap);
 
 extern const tg__hq_backend tg__hq_sqlite;   /* hq_sqlite.c: "sqlite:PATH" */
 extern const tg__hq_backend tg__hq_postgres; /* hq_pg.c: "postgresql://..." or "postgres://..." */

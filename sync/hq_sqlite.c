@@ -135,43 +135,9 @@ static const char *const schema_steps[] = {
      " AND m.epoch = (SELECT epoch FROM mark l WHERE l.store = t.store"                            \
      "  AND l.terminal = t.terminal ORDER BY updated_ms DESC, epoch DESC LIMIT 1)"                 \
      " ORDER BY t.store, t.terminal")                                                              \
-  XX(SETTLE_ADD, "INSERT INTO settlement(rule, store, terminal, epoch, seq, campaign, member,"     \
-                 " amount, coupon, token, made_ms, state) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"  \
-                 " ?9, ?10, ?11, 'pending-bundle') ON CONFLICT(rule, store, terminal, epoch, seq," \
-                 " campaign) DO NOTHING")                                                          \
-  XX(SETTLE_GET, "SELECT member, amount, coupon, token, made_ms, state, bundle_version"            \
-                 " FROM settlement WHERE rule = ?1 AND store = ?2 AND terminal = ?3"               \
-                 " AND epoch = ?4 AND seq = ?5 AND campaign = ?6")                                 \
-  XX(SETTLE_PENDING, "SELECT rule, store, terminal, epoch, seq, campaign, member, amount, coupon," \
-                     " token, made_ms FROM settlement WHERE state = 'pending-bundle'"              \
-                     " AND (?1 = '*' OR store = ?1) ORDER BY made_ms, coupon LIMIT ?2")            \
-  XX(SETTLE_PUBLISHED, "UPDATE settlement SET state = 'published', bundle_version = ?2"            \
-                       " WHERE coupon = ?1 AND state = 'pending-bundle'")                          \
-  XX(RECORDS, "SELECT store, terminal, kind, epoch, seq, time_ms, total, body FROM record"         \
-              " WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms, store, terminal, epoch, seq") \
-  XX(PULL_GET, "SELECT coalesce(pull_url, ''), invite_key, enabled FROM terminal"                  \
-               " WHERE store = ?1 AND terminal = ?2")                                              \
-  XX(PULL_SET, "UPDATE terminal SET pull_url = ?3 WHERE store = ?1 AND terminal = ?2")             \
-  /* Stored and dead-lettered seqs of ?4..?5, the stored body when both. */                        \
-  XX(HELD, "SELECT seq, body FROM record WHERE store = ?1 AND terminal = ?2 AND epoch = ?3"        \
-           " AND seq BETWEEN ?4 AND ?5 UNION ALL SELECT seq, body FROM dead_letter d"              \
-           " WHERE store = ?1 AND terminal = ?2 AND epoch = ?3 AND seq BETWEEN ?4 AND ?5"          \
-           " AND NOT EXISTS (SELECT 1 FROM record r WHERE r.store = d.store"                       \
-           " AND r.terminal = d.terminal AND r.epoch = d.epoch AND r.seq = d.seq) ORDER BY 1")     \
-  XX(NIGHTLY_PUT, "INSERT INTO nightly(store, terminal, date, run_ms, reachable, needs_operator,"  \
-                  " epoch, max_seq, count_before, count_after, fetched, flags)"                    \
-                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"                     \
-                  " ON CONFLICT DO UPDATE SET run_ms = excluded.run_ms,"                           \
-                  " reachable = excluded.reachable, needs_operator = excluded.needs_operator,"     \
-                  " epoch = excluded.epoch, max_seq = excluded.max_seq,"                           \
-                  " count_before = excluded.count_before, count_after = excluded.count_after,"     \
-                  " fetched = excluded.fetched, flags = excluded.flags")                           \
-  XX(NIGHTLY_LAST, "SELECT store, terminal, date, run_ms, reachable, needs_operator, epoch,"       \
-                   " max_seq, count_before, count_after, fetched, flags FROM (SELECT *,"           \
-                   " row_number() OVER (PARTITION BY store, terminal"                              \
-                   " ORDER BY run_ms DESC, date DESC) AS k FROM nightly) WHERE k = 1"              \
-                   " ORDER BY store, terminal")
-
+  XX(RECORDS,                                                                                      \
+     "SELECT store, terminal, kind, epoch, seq, time_ms, total, body FROM record"                  \
+     " WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms, store, terminal, epoch, seq")
 typedef enum {
 #define HQ_STMT_ID(name, sql) ST_##name,
   HQ_STMT_MAP(HQ_STMT_ID)
@@ -190,12 +156,15 @@ struct tg__hq_db {
   sqlite3_stmt *stmt[ST_COUNT]; /* prepared on first use, kept until close */
 };
 
-/* Writes "<what>: <SQLite's message>" into why and returns the matching tg__hq_rc. */
-static int db_fail(tg__hq_db *h, int rc, const char *what, char *why, size_t cap) {
+int tg__hq_sqlite_fail(sqlite3 *db, int rc, const char *what, char *why, size_t cap) {
   if (why != NULL && cap > 0)
-    snprintf(why, cap, "%s: %s", what,
-             h != NULL && h->db != NULL ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc));
+    snprintf(why, cap, "%s: %s", what, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   return (rc & 0xff) == SQLITE_NOMEM ? TG__HQ_NOMEM : TG__HQ_DB;
+}
+
+/* tg__hq_sqlite_fail with h's connection. */
+static int db_fail(tg__hq_db *h, int rc, const char *what, char *why, size_t cap) {
+  return tg__hq_sqlite_fail(h != NULL ? h->db : NULL, rc, what, why, cap);
 }
 
 /* The statement id, reset with no bindings; NULL with why filled when it cannot be prepared. */
@@ -241,6 +210,22 @@ static void rollback(tg__hq_db *h) {
 static void bind_ids(sqlite3_stmt *st, const char *store, const char *terminal) {
   sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, terminal, -1, SQLITE_STATIC);
+}
+
+void tg__hq_sqlite_text_at(sqlite3_stmt *st, int col, char *out, size_t cap) {
+  const unsigned char *z = sqlite3_column_text(st, col);
+  snprintf(out, cap, "%s", z != NULL ? (const char *)z : "");
+}
+
+int tg__hq_sqlite_terminal_set(tg__hq_db *h, sqlite3_stmt *st, const char *store,
+                               const char *terminal, char *why, size_t cap) {
+  bind_ids(st, store, terminal);
+  int rc = step_done(h, st, "could not change the terminal", why, cap);
+  if (rc == TG__HQ_OK && sqlite3_changes(h->db) == 0) {
+    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
+    return TG__HQ_NOTFOUND;
+  }
+  return rc;
 }
 
 /*
@@ -462,14 +447,8 @@ static int hq_set_enabled(tg__hq_db *h, const char *store, const char *terminal,
   sqlite3_stmt *st = stmt(h, ST_ENABLE, why, cap);
   if (st == NULL)
     return stmt_rc(h);
-  bind_ids(st, store, terminal);
   sqlite3_bind_int(st, 3, enabled ? 1 : 0);
-  int rc = step_done(h, st, "could not change the terminal", why, cap);
-  if (rc == TG__HQ_OK && sqlite3_changes(h->db) == 0) {
-    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
-    return TG__HQ_NOTFOUND;
-  }
-  return rc;
+  return tg__hq_sqlite_terminal_set(h, st, store, terminal, why, cap);
 }
 
 static int hq_auth_get(tg__hq_db *h, const char *store, const char *terminal,
@@ -855,220 +834,6 @@ struct sqlite3 *tg__hq_sqlite_conn(tg__hq_db *h) {
   return h->db;
 }
 
-static int hq_terminal_get(tg__hq_db *h, const char *store, const char *terminal,
-                           tg__hq_terminal_ref *out, char *why, size_t cap) {
-  sqlite3_stmt *st = stmt(h, ST_PULL_GET, why, cap);
-  memset(out, 0, sizeof *out);
-  if (st == NULL)
-    return stmt_rc(h);
-  bind_ids(st, store, terminal);
-  int rc = sqlite3_step(st), res = TG__HQ_OK;
-  if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32 &&
-      sqlite3_column_bytes(st, 0) <= TG__HQ_PULL_URL_MAX) {
-    snprintf(out->url, sizeof out->url, "%s", (const char *)sqlite3_column_text(st, 0));
-    memcpy(out->invite_key, sqlite3_column_blob(st, 1), 32);
-    out->enabled = sqlite3_column_int(st, 2) != 0;
-  } else if (rc == SQLITE_ROW) {
-    snprintf(why, cap, "terminal %s-%s has a damaged invite key or pull URL", store, terminal);
-    res = TG__HQ_DB;
-  } else if (rc == SQLITE_DONE) {
-    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
-    res = TG__HQ_NOTFOUND;
-  } else {
-    res = db_fail(h, rc, "could not read the terminal", why, cap);
-  }
-  sqlite3_reset(st);
-  return res;
-}
-
-static int hq_pull_url_set(tg__hq_db *h, const char *store, const char *terminal, const char *url,
-                           char *why, size_t cap) {
-  sqlite3_stmt *st = stmt(h, ST_PULL_SET, why, cap);
-  if (st == NULL)
-    return stmt_rc(h);
-  bind_ids(st, store, terminal);
-  if (url != NULL)
-    sqlite3_bind_text(st, 3, url, -1, SQLITE_STATIC);
-  int rc = step_done(h, st, "could not change the terminal", why, cap);
-  if (rc == TG__HQ_OK && sqlite3_changes(h->db) == 0) {
-    snprintf(why, cap, "terminal %s-%s is not enrolled", store, terminal);
-    return TG__HQ_NOTFOUND;
-  }
-  return rc;
-}
-
-static int hq_held(tg__hq_db *h, const char *store, const char *terminal, int64_t epoch,
-                   int64_t from, int64_t to,
-                   void (*fn)(void *ctx, int64_t seq, const char *body, size_t n), void *ctx,
-                   char *why, size_t cap) {
-  sqlite3_stmt *st = stmt(h, ST_HELD, why, cap);
-  if (st == NULL)
-    return stmt_rc(h);
-  bind_ids(st, store, terminal);
-  sqlite3_bind_int64(st, 3, epoch);
-  sqlite3_bind_int64(st, 4, from);
-  sqlite3_bind_int64(st, 5, to);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *body = (const char *)sqlite3_column_blob(st, 1);
-    fn(ctx, sqlite3_column_int64(st, 0), body != NULL ? body : "",
-       (size_t)sqlite3_column_bytes(st, 1));
-  }
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? TG__HQ_OK
-                           : db_fail(h, rc, "could not read the held records", why, cap);
-}
-
-static int hq_nightly_put(tg__hq_db *h, const tg__hq_nightly_row *r, char *why, size_t cap) {
-  sqlite3_stmt *st = stmt(h, ST_NIGHTLY_PUT, why, cap);
-  if (st == NULL)
-    return stmt_rc(h);
-  bind_ids(st, r->store, r->terminal);
-  sqlite3_bind_text(st, 3, r->date, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, r->run_ms);
-  sqlite3_bind_int(st, 5, r->reachable ? 1 : 0);
-  sqlite3_bind_int(st, 6, r->needs_operator ? 1 : 0);
-  sqlite3_bind_int64(st, 7, r->epoch);
-  sqlite3_bind_int64(st, 8, r->max_seq);
-  sqlite3_bind_int64(st, 9, r->count_before);
-  sqlite3_bind_int64(st, 10, r->count_after);
-  sqlite3_bind_int64(st, 11, r->fetched);
-  sqlite3_bind_text(st, 12, r->flags, -1, SQLITE_STATIC);
-  return step_done(h, st, "could not store the nightly result", why, cap);
-}
-
-static int hq_nightly_last(tg__hq_db *h, void (*fn)(void *ctx, const tg__hq_nightly_row *row),
-                           void *ctx, char *why, size_t cap) {
-  sqlite3_stmt *st = stmt(h, ST_NIGHTLY_LAST, why, cap);
-  if (st == NULL)
-    return stmt_rc(h);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    tg__hq_nightly_row r;
-    memset(&r, 0, sizeof r);
-    snprintf(r.store, sizeof r.store, "%s", (const char *)sqlite3_column_text(st, 0));
-    snprintf(r.terminal, sizeof r.terminal, "%s", (const char *)sqlite3_column_text(st, 1));
-    snprintf(r.date, sizeof r.date, "%s", (const char *)sqlite3_column_text(st, 2));
-    r.run_ms = sqlite3_column_int64(st, 3);
-    r.reachable = sqlite3_column_int(st, 4) != 0;
-    r.needs_operator = sqlite3_column_int(st, 5) != 0;
-    r.epoch = sqlite3_column_int64(st, 6);
-    r.max_seq = sqlite3_column_int64(st, 7);
-    r.count_before = sqlite3_column_int64(st, 8);
-    r.count_after = sqlite3_column_int64(st, 9);
-    r.fetched = sqlite3_column_int64(st, 10);
-    snprintf(r.flags, sizeof r.flags, "%s", (const char *)sqlite3_column_text(st, 11));
-    fn(ctx, &r);
-  }
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? TG__HQ_OK
-                           : db_fail(h, rc, "could not read the nightly results", why, cap);
-}
-
-static void text_into(char *out, size_t n, const unsigned char *z) {
-  snprintf(out, n, "%s", z != NULL ? (const char *)z : "");
-}
-
-static int hq_settle_add(tg__hq_db *h, tg__hq_settlement *s, int *added, char *why, size_t cap) {
-  sqlite3_stmt *st = stmt(h, ST_SETTLE_ADD, why, cap);
-  *added = 0;
-  if (st == NULL)
-    return stmt_rc(h);
-  bind_ids(st, s->rule, s->store);
-  sqlite3_bind_text(st, 3, s->terminal, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, s->epoch);
-  sqlite3_bind_int64(st, 5, s->seq);
-  sqlite3_bind_int64(st, 6, s->campaign);
-  sqlite3_bind_int64(st, 7, s->member);
-  sqlite3_bind_int64(st, 8, s->amount);
-  sqlite3_bind_int64(st, 9, s->coupon);
-  sqlite3_bind_text(st, 10, s->token, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 11, s->made_ms);
-  int rc = step_done(h, st, "could not store the settlement", why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  if (sqlite3_changes(h->db) == 1) {
-    *added = 1;
-    snprintf(s->state, sizeof s->state, "pending-bundle");
-    s->bundle_version = 0;
-    return TG__HQ_OK;
-  }
-  if ((st = stmt(h, ST_SETTLE_GET, why, cap)) == NULL)
-    return stmt_rc(h);
-  bind_ids(st, s->rule, s->store);
-  sqlite3_bind_text(st, 3, s->terminal, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, s->epoch);
-  sqlite3_bind_int64(st, 5, s->seq);
-  sqlite3_bind_int64(st, 6, s->campaign);
-  int src = sqlite3_step(st);
-  if (src == SQLITE_ROW) {
-    s->member = sqlite3_column_int64(st, 0);
-    s->amount = sqlite3_column_int64(st, 1);
-    s->coupon = sqlite3_column_int64(st, 2);
-    text_into(s->token, sizeof s->token, sqlite3_column_text(st, 3));
-    s->made_ms = sqlite3_column_int64(st, 4);
-    text_into(s->state, sizeof s->state, sqlite3_column_text(st, 5));
-    s->bundle_version = sqlite3_column_int64(st, 6);
-  }
-  sqlite3_reset(st);
-  return src == SQLITE_ROW ? TG__HQ_OK : db_fail(h, src, "could not read the settlement", why, cap);
-}
-
-static int hq_settle_pending(tg__hq_db *h, const char *store, int max,
-                             void (*fn)(void *ctx, const tg__hq_settlement *s), void *ctx,
-                             char *why, size_t cap) {
-  sqlite3_stmt *st = stmt(h, ST_SETTLE_PENDING, why, cap);
-  if (st == NULL)
-    return stmt_rc(h);
-  sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 2, max);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    tg__hq_settlement s;
-    memset(&s, 0, sizeof s);
-    text_into(s.rule, sizeof s.rule, sqlite3_column_text(st, 0));
-    text_into(s.store, sizeof s.store, sqlite3_column_text(st, 1));
-    text_into(s.terminal, sizeof s.terminal, sqlite3_column_text(st, 2));
-    s.epoch = sqlite3_column_int64(st, 3);
-    s.seq = sqlite3_column_int64(st, 4);
-    s.campaign = (uint32_t)sqlite3_column_int64(st, 5);
-    s.member = sqlite3_column_int64(st, 6);
-    s.amount = sqlite3_column_int64(st, 7);
-    s.coupon = sqlite3_column_int64(st, 8);
-    text_into(s.token, sizeof s.token, sqlite3_column_text(st, 9));
-    s.made_ms = sqlite3_column_int64(st, 10);
-    snprintf(s.state, sizeof s.state, "pending-bundle");
-    fn(ctx, &s);
-  }
-  sqlite3_reset(st);
-  return rc == SQLITE_DONE ? TG__HQ_OK
-                           : db_fail(h, rc, "could not read the pending settlements", why, cap);
-}
-
-static int hq_bundle_put_settled(tg__hq_db *h, int64_t version, const char *store,
-                                 const char *body, size_t n, const char *sig,
-                                 const int64_t *coupons, int n_coupons, char *why, size_t cap) {
-  int rc = exec_id(h, ST_BEGIN, "could not start a transaction", why, cap);
-  if (rc != TG__HQ_OK)
-    return rc;
-  rc = hq_bundle_put(h, version, store, body, n, sig, why, cap);
-  for (int i = 0; i < n_coupons && rc == TG__HQ_OK; i++) {
-    sqlite3_stmt *st = stmt(h, ST_SETTLE_PUBLISHED, why, cap);
-    if (st == NULL) {
-      rc = stmt_rc(h);
-      break;
-    }
-    sqlite3_bind_int64(st, 1, coupons[i]);
-    sqlite3_bind_int64(st, 2, version);
-    rc = step_done(h, st, "could not mark the settlement published", why, cap);
-  }
-  if (rc == TG__HQ_OK)
-    rc = exec_id(h, ST_COMMIT, "could not commit the bundle", why, cap);
-  if (rc != TG__HQ_OK)
-    rollback(h);
-  return rc;
-}
-
 /* The SQLite back end (hq.h): one connection per tg__hq_db. */
 const tg__hq_backend tg__hq_sqlite = {
     .name = "sqlite",
@@ -1091,12 +856,12 @@ const tg__hq_backend tg__hq_sqlite = {
     .groups = tg__hq_sqlite_groups,
     .join = tg__hq_sqlite_join,
     .joins = tg__hq_sqlite_joins,
-    .terminal_get = hq_terminal_get,
-    .pull_url_set = hq_pull_url_set,
-    .held = hq_held,
-    .nightly_put = hq_nightly_put,
-    .nightly_last = hq_nightly_last,
-    .settle_add = hq_settle_add,
-    .settle_pending = hq_settle_pending,
-    .bundle_put_settled = hq_bundle_put_settled,
+    .terminal_get = tg__hq_sqlite_terminal_get,
+    .pull_url_set = tg__hq_sqlite_pull_url_set,
+    .held = tg__hq_sqlite_held,
+    .nightly_put = tg__hq_sqlite_nightly_put,
+    .nightly_last = tg__hq_sqlite_nightly_last,
+    .settle_add = tg__hq_sqlite_settle_add,
+    .settle_pending = tg__hq_sqlite_settle_pending,
+    .bundle_put_settled = tg__hq_sqlite_bundle_put_settled,
 };

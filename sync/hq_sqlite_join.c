@@ -10,24 +10,14 @@
   "g.id, g.store, g.name, g.platform, g.link, g.qr, g.capacity, g.joined, g.expires_ms,"          \
   " g.created_ms, g.enabled"
 
-static int fail(sqlite3 *db, int rc, const char *what, char *why, size_t cap) {
-  snprintf(why, cap, "%s: %s", what, db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  return (rc & 0xff) == SQLITE_NOMEM ? TG__HQ_NOMEM : TG__HQ_DB;
-}
-
-static void text_at(sqlite3_stmt *st, int col, char *out, size_t cap) {
-  const unsigned char *z = sqlite3_column_text(st, col);
-  snprintf(out, cap, "%s", z != NULL ? (const char *)z : "");
-}
-
 /* Fills g from GROUP_COLS starting at column 0; g->qr stays NULL, n_qr its size. */
 static void group_row(sqlite3_stmt *st, tg__hq_group *g) {
   memset(g, 0, sizeof *g);
   g->id = sqlite3_column_int64(st, 0);
-  text_at(st, 1, g->store, sizeof g->store);
-  text_at(st, 2, g->name, sizeof g->name);
-  text_at(st, 3, g->platform, sizeof g->platform);
-  text_at(st, 4, g->link, sizeof g->link);
+  tg__hq_sqlite_text_at(st, 1, g->store, sizeof g->store);
+  tg__hq_sqlite_text_at(st, 2, g->name, sizeof g->name);
+  tg__hq_sqlite_text_at(st, 3, g->platform, sizeof g->platform);
+  tg__hq_sqlite_text_at(st, 4, g->link, sizeof g->link);
   g->n_qr = (size_t)sqlite3_column_bytes(st, 5);
   g->capacity = sqlite3_column_int64(st, 6);
   g->joined = sqlite3_column_int64(st, 7);
@@ -45,7 +35,7 @@ int tg__hq_sqlite_group_add(tg__hq_db *h, const tg__hq_group *g, int64_t *id, ch
                               " expires_ms, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                               -1, &st, NULL);
   if (rc != SQLITE_OK)
-    return fail(db, rc, "could not add the group", why, cap);
+    return tg__hq_sqlite_fail(db, rc, "could not add the group", why, cap);
   sqlite3_bind_text(st, 1, g->store, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, g->platform, -1, SQLITE_STATIC);
@@ -58,7 +48,7 @@ int tg__hq_sqlite_group_add(tg__hq_db *h, const tg__hq_group *g, int64_t *id, ch
   rc = sqlite3_step(st);
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE)
-    return fail(db, rc, "could not add the group", why, cap);
+    return tg__hq_sqlite_fail(db, rc, "could not add the group", why, cap);
   *id = sqlite3_last_insert_rowid(db);
   return TG__HQ_OK;
 }
@@ -68,12 +58,12 @@ int tg__hq_sqlite_group_disable(tg__hq_db *h, int64_t id, char *why, size_t cap)
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db, "UPDATE chat_group SET enabled = 0 WHERE id = ?1", -1, &st, NULL);
   if (rc != SQLITE_OK)
-    return fail(db, rc, "could not disable the group", why, cap);
+    return tg__hq_sqlite_fail(db, rc, "could not disable the group", why, cap);
   sqlite3_bind_int64(st, 1, id);
   rc = sqlite3_step(st);
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE)
-    return fail(db, rc, "could not disable the group", why, cap);
+    return tg__hq_sqlite_fail(db, rc, "could not disable the group", why, cap);
   if (sqlite3_changes(db) == 0) {
     snprintf(why, cap, "there is no group %lld", (long long)id);
     return TG__HQ_NOTFOUND;
@@ -91,7 +81,7 @@ int tg__hq_sqlite_groups(tg__hq_db *h, const char *store,
                               " WHERE ?1 IS NULL OR g.store = ?1 ORDER BY g.store, g.id",
                               -1, &st, NULL);
   if (rc != SQLITE_OK)
-    return fail(db, rc, "could not list the groups", why, cap);
+    return tg__hq_sqlite_fail(db, rc, "could not list the groups", why, cap);
   if (store != NULL)
     sqlite3_bind_text(st, 1, store, -1, SQLITE_STATIC);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -100,7 +90,8 @@ int tg__hq_sqlite_groups(tg__hq_db *h, const char *store,
     fn(ctx, &g);
   }
   sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? TG__HQ_OK : fail(db, rc, "could not list the groups", why, cap);
+  return rc == SQLITE_DONE ? TG__HQ_OK
+                           : tg__hq_sqlite_fail(db, rc, "could not list the groups", why, cap);
 }
 
 void tg__hq_join_out_free(tg__hq_join_out *out) {
@@ -115,16 +106,16 @@ static int join_row(sqlite3_stmt *st, tg__hq_join_out *out, char *why, size_t ca
   out->id = sqlite3_column_int64(st, 0);
   out->slot = sqlite3_column_int(st, 1);
   out->joined_ms = sqlite3_column_int64(st, 2);
-  text_at(st, 3, out->coupon, sizeof out->coupon);
+  tg__hq_sqlite_text_at(st, 3, out->coupon, sizeof out->coupon);
   out->coupon_id = (uint64_t)sqlite3_column_int64(st, 4);
   /* column 5 is the seat; the group's from 6 */
   tg__hq_group *g = &out->group;
   memset(g, 0, sizeof *g);
   g->id = sqlite3_column_int64(st, 6);
-  text_at(st, 7, g->store, sizeof g->store);
-  text_at(st, 8, g->name, sizeof g->name);
-  text_at(st, 9, g->platform, sizeof g->platform);
-  text_at(st, 10, g->link, sizeof g->link);
+  tg__hq_sqlite_text_at(st, 7, g->store, sizeof g->store);
+  tg__hq_sqlite_text_at(st, 8, g->name, sizeof g->name);
+  tg__hq_sqlite_text_at(st, 9, g->platform, sizeof g->platform);
+  tg__hq_sqlite_text_at(st, 10, g->link, sizeof g->link);
   g->capacity = sqlite3_column_int64(st, 12);
   g->joined = sqlite3_column_int64(st, 13);
   g->expires_ms = sqlite3_column_int64(st, 14);
@@ -144,6 +135,14 @@ static int join_row(sqlite3_stmt *st, tg__hq_join_out *out, char *why, size_t ca
   return TG__HQ_OK;
 }
 
+/* Binds the invite (store, terminal, receipt, issue time) to ?1..?4. */
+static void bind_invite(sqlite3_stmt *st, const tg__hq_join_in *in) {
+  sqlite3_bind_text(st, 1, in->store, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, in->terminal, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, in->receipt_no);
+  sqlite3_bind_int64(st, 4, in->issued_ms);
+}
+
 /* Reads the join of this invite by in->client (or by id when id > 0) into out: 1 found, 0 not, or an rc. */
 static int join_get(sqlite3 *db, const tg__hq_join_in *in, int64_t id, tg__hq_join_out *out,
                     char *why, size_t cap) {
@@ -156,17 +155,15 @@ static int join_get(sqlite3 *db, const tg__hq_join_in *in, int64_t id, tg__hq_jo
       " AND j.receipt_no = ?3 AND j.issued_ms = ?4 AND j.client = ?5)",
       -1, &st, NULL);
   if (rc != SQLITE_OK)
-    return fail(db, rc, "could not read the joins", why, cap);
-  sqlite3_bind_text(st, 1, in->store, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, in->terminal, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, in->receipt_no);
-  sqlite3_bind_int64(st, 4, in->issued_ms);
+    return tg__hq_sqlite_fail(db, rc, "could not read the joins", why, cap);
+  bind_invite(st, in);
   sqlite3_bind_text(st, 5, in->client, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 6, id);
   rc = sqlite3_step(st);
-  int out_rc = rc == SQLITE_ROW    ? join_row(st, out, why, cap) == TG__HQ_OK ? 1 : TG__HQ_NOMEM
-               : rc == SQLITE_DONE ? 0
-                                   : fail(db, rc, "could not read the joins", why, cap);
+  int out_rc = rc == SQLITE_ROW ? join_row(st, out, why, cap) == TG__HQ_OK ? 1 : TG__HQ_NOMEM
+               : rc == SQLITE_DONE
+                   ? 0
+                   : tg__hq_sqlite_fail(db, rc, "could not read the joins", why, cap);
   sqlite3_finalize(st);
   return out_rc;
 }
@@ -177,7 +174,7 @@ static int one_int(sqlite3 *db, const char *sql, const int64_t *v, int n, const 
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
   if (rc != SQLITE_OK)
-    return fail(db, rc, "could not read the groups", why, cap);
+    return tg__hq_sqlite_fail(db, rc, "could not read the groups", why, cap);
   if (text1 != NULL)
     sqlite3_bind_text(st, 1, text1, -1, SQLITE_STATIC);
   if (text2 != NULL)
@@ -189,7 +186,8 @@ static int one_int(sqlite3 *db, const char *sql, const int64_t *v, int n, const 
   if (rc == SQLITE_ROW)
     rc = sqlite3_step(st); /* to the end: an UPDATE ... RETURNING finishes its work */
   sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? TG__HQ_OK : fail(db, rc, "could not choose a group", why, cap);
+  return rc == SQLITE_DONE ? TG__HQ_OK
+                           : tg__hq_sqlite_fail(db, rc, "could not choose a group", why, cap);
 }
 
 int tg__hq_sqlite_join(tg__hq_db *h, const tg__hq_join_in *in, tg__hq_join_out *out, char *why,
@@ -200,7 +198,7 @@ int tg__hq_sqlite_join(tg__hq_db *h, const tg__hq_join_in *in, tg__hq_join_out *
   memset(out, 0, sizeof *out);
   int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   if (rc != SQLITE_OK)
-    return fail(db, rc, "could not start a transaction", why, cap);
+    return tg__hq_sqlite_fail(db, rc, "could not start a transaction", why, cap);
   if ((rc = join_get(db, in, 0, out, why, cap)) < 0)
     goto fail;
   if (rc == 1) {
@@ -250,13 +248,10 @@ int tg__hq_sqlite_join(tg__hq_db *h, const tg__hq_join_in *in, tg__hq_join_out *
                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                           -1, &st, NULL);
   if (rc != SQLITE_OK) {
-    rc = fail(db, rc, "could not record the join", why, cap);
+    rc = tg__hq_sqlite_fail(db, rc, "could not record the join", why, cap);
     goto fail;
   }
-  sqlite3_bind_text(st, 1, in->store, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, in->terminal, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, in->receipt_no);
-  sqlite3_bind_int64(st, 4, in->issued_ms);
+  bind_invite(st, in);
   sqlite3_bind_int64(st, 5, n_joins + 1);
   sqlite3_bind_text(st, 6, in->staff, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 7, in->client, -1, SQLITE_STATIC);
@@ -269,7 +264,7 @@ int tg__hq_sqlite_join(tg__hq_db *h, const tg__hq_join_in *in, tg__hq_join_out *
   rc = sqlite3_step(st);
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
-    rc = fail(db, rc, "could not record the join", why, cap);
+    rc = tg__hq_sqlite_fail(db, rc, "could not record the join", why, cap);
     goto fail;
   }
   id = sqlite3_last_insert_rowid(db);
@@ -281,7 +276,7 @@ int tg__hq_sqlite_join(tg__hq_db *h, const tg__hq_join_in *in, tg__hq_join_out *
     goto fail;
   }
   if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
-    rc = fail(db, rc, "could not commit the join", why, cap);
+    rc = tg__hq_sqlite_fail(db, rc, "could not commit the join", why, cap);
     goto fail;
   }
   return TG__HQ_OK;
@@ -305,7 +300,7 @@ int tg__hq_sqlite_joins(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
                               " ORDER BY joined_ms, id",
                               -1, &st, NULL);
   if (rc != SQLITE_OK)
-    return fail(db, rc, "could not read the joins", why, cap);
+    return tg__hq_sqlite_fail(db, rc, "could not read the joins", why, cap);
   sqlite3_bind_int64(st, 1, from_ms);
   sqlite3_bind_int64(st, 2, to_ms);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -320,5 +315,6 @@ int tg__hq_sqlite_joins(tg__hq_db *h, int64_t from_ms, int64_t to_ms,
     fn(ctx, &j);
   }
   sqlite3_finalize(st);
-  return rc == SQLITE_DONE ? TG__HQ_OK : fail(db, rc, "could not read the joins", why, cap);
+  return rc == SQLITE_DONE ? TG__HQ_OK
+                           : tg__hq_sqlite_fail(db, rc, "could not read the joins", why, cap);
 }
