@@ -195,7 +195,7 @@ typedef struct {
 
 /* What a join recorded, or the earlier join of the same invite and client. */
 typedef struct {
-  int again;                        /* 1: the same client joined with this invite before */
+  int again;                        /* 1: the same client joined at this store before */
   int slot;                         /* 1..limit: which of the invite's joins */
   int64_t id, joined_ms;
   tg__hq_group group;               /* group.qr malloc'd (free()), or NULL */
@@ -341,8 +341,8 @@ typedef struct {
                 void *ctx, char *why, size_t cap);
   /*
    * Records one join in one transaction, concurrent-safe: when in->client
-   * joined with this invite before, answers that join (again = 1, nothing
-   * recorded); else TG__HQ_GONE when the invite has in->limit joins; else
+   * joined at in->store before (with any invite), answers its first join
+   * (again = 1, nothing recorded); else TG__HQ_GONE when the invite has in->limit joins; else
    * takes a seat in the store's first enabled group (by id) with room whose
    * QR has not expired (TG__HQ_FULL when none) and records the join with
    * in->coupon. A group never holds more joins than its capacity; an invite

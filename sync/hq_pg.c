@@ -63,7 +63,8 @@ static const char *const schema_steps[] = {
     " coupon_campaign bigint NOT NULL DEFAULT 0,"
     " coupon text NOT NULL DEFAULT '', joined_ms bigint NOT NULL,"
     " UNIQUE(store, terminal, receipt_no, issued_ms, slot), UNIQUE(group_id, seat));"
-    "CREATE INDEX IF NOT EXISTS group_join_time ON group_join(joined_ms);",
+    "CREATE INDEX IF NOT EXISTS group_join_time ON group_join(joined_ms);"
+    "CREATE INDEX IF NOT EXISTS group_join_client ON group_join(store, client);",
     /* Step 3: nightly pull: where HQ reaches each terminal, and each night's result. */
     "ALTER TABLE terminal ADD COLUMN IF NOT EXISTS pull_url text;"
     "CREATE TABLE IF NOT EXISTS nightly(store text NOT NULL, terminal text NOT NULL,"

@@ -101,24 +101,23 @@ int tg__hq_pg_groups(tg__hq_db *h, const char *store, void (*fn)(void *ctx, cons
   return TG__HQ_OK;
 }
 
-/* Reads the join of this invite by client (or by id when id > 0): 1 found, 0 not, or an rc. */
+/*
+ * Reads into out the client's first join at the invite's store (or the join
+ * id when id > 0): 1 found, 0 not, or an rc. A phone that joined once is
+ * shown that join again from any later receipt: one seat, one welcome coupon.
+ */
 static int join_get(tg__hq_db *h, const tg__hq_join_in *in, int64_t id, tg__hq_join_out *out,
                     char *why, size_t cap) {
-  char r[TG__HQ_PG_INT], is[TG__HQ_PG_INT], ids[TG__HQ_PG_INT];
+  char ids[TG__HQ_PG_INT];
   PGresult *res = NULL;
-  const char *v[6] = {in->store,
-                      in->terminal,
-                      tg__hq_pg_i64(r, in->receipt_no),
-                      tg__hq_pg_i64(is, in->issued_ms),
-                      in->client,
-                      tg__hq_pg_i64(ids, id)};
+  const char *v[3] = {in->store, in->client, tg__hq_pg_i64(ids, id)};
   int rc = tg__hq_pg_run_binary(
       h,
       "SELECT j.id::text, j.slot::text, j.joined_ms::text, j.coupon, j.coupon_id::text,"
       " j.seat::text, " GROUP_COLS " FROM group_join j JOIN chat_group g ON g.id = j.group_id WHERE"
-      " ($6::bigint > 0 AND j.id = $6) OR ($6::bigint = 0 AND j.store = $1"
-      " AND j.terminal = $2 AND j.receipt_no = $3 AND j.issued_ms = $4 AND j.client = $5)",
-      6, v, NULL, NULL, "could not read the joins", &res, NULL, why, cap);
+      " ($3::bigint > 0 AND j.id = $3) OR ($3::bigint = 0 AND j.store = $1 AND j.client = $2)"
+      " ORDER BY j.id LIMIT 1",
+      3, v, NULL, NULL, "could not read the joins", &res, NULL, why, cap);
   if (rc != TG__HQ_OK)
     return rc;
   if (PQntuples(res) == 0) {

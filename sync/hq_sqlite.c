@@ -64,7 +64,8 @@ static const char *const schema_steps[] = {
     " coupon TEXT NOT NULL DEFAULT '',"
     " joined_ms INTEGER NOT NULL, UNIQUE(store, terminal, receipt_no, issued_ms, slot),"
     " UNIQUE(group_id, seat));"
-    "CREATE INDEX group_join_time ON group_join(joined_ms);",
+    "CREATE INDEX group_join_time ON group_join(joined_ms);"
+    "CREATE INDEX group_join_client ON group_join(store, client);",
     /* Step 3: nightly pull: where HQ reaches each terminal, and each night's result. */
     "ALTER TABLE terminal ADD COLUMN pull_url TEXT;"
     "CREATE TABLE nightly(store TEXT NOT NULL, terminal TEXT NOT NULL, date TEXT NOT NULL,"

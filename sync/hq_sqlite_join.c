@@ -143,7 +143,11 @@ static void bind_invite(sqlite3_stmt *st, const tg__hq_join_in *in) {
   sqlite3_bind_int64(st, 4, in->issued_ms);
 }
 
-/* Reads the join of this invite by in->client (or by id when id > 0) into out: 1 found, 0 not, or an rc. */
+/*
+ * Reads into out the client's first join at the invite's store (or the join
+ * id when id > 0): 1 found, 0 not, or an rc. A phone that joined once is
+ * shown that join again from any later receipt: one seat, one welcome coupon.
+ */
 static int join_get(sqlite3 *db, const tg__hq_join_in *in, int64_t id, tg__hq_join_out *out,
                     char *why, size_t cap) {
   sqlite3_stmt *st = NULL;
@@ -151,8 +155,8 @@ static int join_get(sqlite3 *db, const tg__hq_join_in *in, int64_t id, tg__hq_jo
       db,
       "SELECT j.id, j.slot, j.joined_ms, j.coupon, j.coupon_id, j.seat, " GROUP_COLS
       " FROM group_join j JOIN chat_group g ON g.id = j.group_id WHERE"
-      " (?6 > 0 AND j.id = ?6) OR (?6 = 0 AND j.store = ?1 AND j.terminal = ?2"
-      " AND j.receipt_no = ?3 AND j.issued_ms = ?4 AND j.client = ?5)",
+      " (?6 > 0 AND j.id = ?6) OR (?6 = 0 AND j.store = ?1 AND j.client = ?5)"
+      " ORDER BY j.id LIMIT 1",
       -1, &st, NULL);
   if (rc != SQLITE_OK)
     return tg__hq_sqlite_fail(db, rc, "could not read the joins", why, cap);

@@ -380,6 +380,14 @@ static void a_receipt_invite_joins_a_group_and_its_coupon_is_redeemed_at_the_til
   page_coupon(a, again);
   assert_string_equal(again, coupon);
   assert_int_equal(joins(f), 1);
+  /* the same phone back with its next receipt: the same join, no second seat or coupon */
+  char next[512];
+  invite_url(f, 9, next);
+  get(phone, next, "en-GB,en;q=0.9", NULL, a);
+  assert_int_equal(a->status, 200);
+  page_coupon(a, again);
+  assert_string_equal(again, coupon);
+  assert_int_equal(joins(f), 1);
   curl_easy_cleanup(phone);
   /* the coupon decodes and is redeemed at the till, once */
   tg_code c;
