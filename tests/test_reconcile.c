@@ -426,6 +426,8 @@ static void the_next_bundle_carries_the_pending_coupons_and_marks_them(void **st
   assert_int_equal(n, 1);
   json_t *c = json_array_get(json_object_get(o, "coupons"), 0);
   assert_int_equal(json_integer_value(json_object_get(c, "member")), 1004);
+  assert_string_equal(json_string_value(json_object_get(c, "store")), "S2"); /* its lease */
+  assert_string_equal(json_string_value(json_object_get(c, "terminal")), "T1");
   json_decref(o);
   /* a bundle that cannot be stored (its version exists) marks nothing */
   assert_int_equal(f->be->bundle_put_settled(f->db, 1, "S2", "{}", 2, "x", coupons, n, why,
@@ -499,18 +501,32 @@ static void a_till_takes_the_bundle_and_spends_the_rebate_once(void **state) {
   int n;
   assert_int_equal(f->be->bundle_get(f->db, "S1", &version, &body, &len, sig, why, sizeof why),
                    TG__HQ_OK);
-  TT_OK(f->t[S1T2], tg_bundle_apply(f->t[S1T2], body, len));
+  for (int i = 0; i < N_TERMINALS; i++) /* the all-stores bundle reaches every till */
+    TT_OK(f->t[i], tg_bundle_apply(f->t[i], body, len));
   free(body);
-  /* member 1001 shops at S1/T2: the 8.00 rebate comes off without being scanned */
+  /* member 1001's 8.00 rebate is leased to S1/T1, the till of the referred sale: S1/T2 and
+   * S2's T1, offline, leave it alone */
   member_code(f, 1001, code);
-  assert_int_equal(member_sale(f, S1T2, 50, code, 3000, &n), 3000 - 800);
+  assert_int_equal(member_sale(f, S1T2, 50, code, 3000, &n), 3000);
+  assert_int_equal(n, 0);
+  assert_int_equal(member_sale(f, S2T1, 50, code, 3000, &n), 3000);
+  assert_int_equal(n, 0);
+  /* at S1/T1 it comes off without being scanned */
+  assert_int_equal(member_sale(f, S1T1, 50, code, 3000, &n), 3000 - 800);
   assert_int_equal(n, 1);
-  /* and only once */
+  /* and only once, wherever the member shops next */
+  assert_int_equal(member_sale(f, S1T1, 51, code, 3000, &n), 3000);
+  assert_int_equal(n, 0);
   assert_int_equal(member_sale(f, S1T2, 51, code, 3000, &n), 3000);
   assert_int_equal(n, 0);
-  /* member 1003's group-buy difference, 5.00, waits for them too */
+  /* member 1003's group-buy difference, 5.00, waits at S1/T2 where they bought */
   member_code(f, 1003, code);
+  assert_int_equal(member_sale(f, S1T1, 52, code, 3000, &n), 3000);
   assert_int_equal(member_sale(f, S1T2, 52, code, 3000, &n), 3000 - 500);
+  /* and member 1004's, 7.50, at S2/T1 */
+  member_code(f, 1004, code);
+  assert_int_equal(member_sale(f, S1T1, 53, code, 3000, &n), 3000);
+  assert_int_equal(member_sale(f, S2T1, 53, code, 3000, &n), 3000 - 750);
 }
 
 static void the_command_exits_4_when_an_operator_must_look(void **state) {
