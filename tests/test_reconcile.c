@@ -45,7 +45,7 @@ static void rfc3339(int64_t ms, char out[32]) {
   strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The bundle for every store: HQ's member, referral and coupon keys; members 1001-1004; a
+/* The bundle for every store: HQ's member, referral and coupon keys; members 1001-1005; a
  * referral rebate of 8.00 (id 5); a group buy of TEA closing at close_ms (id 6: 2 members
  * 90.00, 3 members 85.00, 5 members 75.00, none joined yet); a flash sale of 6902 at 9.90 all
  * day with 3 units leased to each store (id 7); coupon campaign 12. */
@@ -61,7 +61,8 @@ static void make_bundle(fixture *f) {
            "\"keys\":[{\"id\":1,\"role\":\"member\",\"public_key\":\"%s\"},"
            "{\"id\":1,\"role\":\"referral\",\"public_key\":\"%s\"},"
            "{\"id\":%d,\"role\":\"coupon\",\"public_key\":\"%s\"}],"
-           "\"members\":[{\"id\":1001},{\"id\":1002},{\"id\":1003},{\"id\":1004}],"
+           "\"members\":[{\"id\":1001},{\"id\":1002},{\"id\":1003},{\"id\":1004},"
+           "{\"id\":1005}],"
            "\"campaigns\":[{\"id\":5,\"type\":\"referral\",\"off\":500,\"rebate\":800},"
            "{\"id\":6,\"type\":\"group_buy\",\"group\":\"GB1\",\"sku\":\"TEA\",\"until\":\"%s\","
            "\"tiers\":[{\"size\":2,\"price\":9000},{\"size\":3,\"price\":8500},"
@@ -148,7 +149,7 @@ static void upload(fixture *f, int i) {
 
 /* The day's trade at three terminals. */
 static void trade(fixture *f) {
-  char receipt[TG_RECEIPT_MAX], code[4][TG__TOKEN_TEXT_MAX + 1], token[TG__HQ_TOKEN_MAX];
+  char receipt[TG_RECEIPT_MAX], code[5][TG__TOKEN_TEXT_MAX + 1], token[TG__HQ_TOKEN_MAX];
   /* one single-use HQ coupon, 5.00 off, spent at S1 and, offline, again at S2 */
   tg__hq_coupon c = {.campaign = 12, .kind = TG__COUPON_AMOUNT, .value = 500,
                      .from_ms = f->start_ms - HOUR_MS, .until_ms = f->start_ms + DAY_MS,
@@ -166,13 +167,16 @@ static void trade(fixture *f) {
   referral_code(f, 1001, code[0]);
   const char *ref[] = {code[0]};
   sell(f->t[S1T1], 3, "MILK", 1000, 6000, ref, 1, receipt);
-  /* three members join group buy 6 at three tills: each pays the first tier, 90.00 */
+  /* three members join group buy 6 at S1's two tills, one at S2: each pays the first tier,
+   * 90.00; each store's group is its own, so S1's reaches 3 and S2's 1 */
   member_code(f, 1002, code[1]);
   member_code(f, 1003, code[2]);
   member_code(f, 1004, code[3]);
-  const char *m2[] = {code[1]}, *m3[] = {code[2]}, *m4[] = {code[3]};
+  member_code(f, 1005, code[4]);
+  const char *m2[] = {code[1]}, *m3[] = {code[2]}, *m4[] = {code[3]}, *m5[] = {code[4]};
   sell(f->t[S1T1], 4, "TEA", 2000, 10000, m2, 1, receipt);
   sell(f->t[S1T2], 4, "TEA", 1000, 10000, m3, 1, receipt);
+  sell(f->t[S1T2], 8, "TEA", 1500, 10000, m5, 1, receipt);
   sell(f->t[S2T1], 4, "TEA", 1500, 10000, m4, 1, receipt);
   /* a second referred sale, refunded: it earns member 1002 nothing */
   referral_code(f, 1002, code[0]);
@@ -407,8 +411,10 @@ static void a_group_buy_that_closed_cheaper_refunds_the_difference(void **state)
   assert_int_equal(p.n, 4);
   assert_int_equal(settlement_for(&p, 1002)->amount, 1000); /* 2 units */
   assert_int_equal(settlement_for(&p, 1003)->amount, 500);  /* 1 unit */
-  assert_int_equal(settlement_for(&p, 1004)->amount, 750);  /* 1.5: 135.00 - 127.50 */
-  assert_string_equal(settlement_for(&p, 1004)->store, "S2");
+  assert_int_equal(settlement_for(&p, 1005)->amount, 750);  /* 1.5: 135.00 - 127.50 */
+  assert_string_equal(settlement_for(&p, 1005)->terminal, "T2");
+  for (int i = 0; i < p.n; i++) /* S2's group of one paid the first tier's price */
+    assert_int_not_equal(p.s[i].member, 1004);
   assert_string_equal(settlement_for(&p, 1002)->rule, "group_buy_refund");
   assert_int_equal(settlement_for(&p, 1002)->campaign, 6);
 }
@@ -419,15 +425,26 @@ static void the_next_bundle_carries_the_pending_coupons_and_marks_them(void **st
   int64_t coupons[TG__HQ_BUNDLE_COUPONS];
   int n = 0;
   pending p;
-  /* a bundle for S2 carries only S2's */
+  /* a bundle for S2 carries only S2's: none */
   json_t *o = json_loads(f->bundle, 0, NULL);
   assert_int_equal(tg__hq_settle_embed(f->be, f->db, "S2", o, coupons, &n, why, sizeof why),
                    TG__HQ_OK);
-  assert_int_equal(n, 1);
-  json_t *c = json_array_get(json_object_get(o, "coupons"), 0);
-  assert_int_equal(json_integer_value(json_object_get(c, "member")), 1004);
-  assert_string_equal(json_string_value(json_object_get(c, "store")), "S2"); /* its lease */
-  assert_string_equal(json_string_value(json_object_get(c, "terminal")), "T1");
+  assert_int_equal(n, 0);
+  assert_null(json_object_get(o, "coupons"));
+  json_decref(o);
+  /* S1's, each leased to the till of the sale it settles */
+  o = json_loads(f->bundle, 0, NULL);
+  assert_int_equal(tg__hq_settle_embed(f->be, f->db, "S1", o, coupons, &n, why, sizeof why),
+                   TG__HQ_OK);
+  assert_int_equal(n, 4);
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(o, "coupons"), i, c) {
+    int64_t member = json_integer_value(json_object_get(c, "member"));
+    assert_string_equal(json_string_value(json_object_get(c, "store")), "S1");
+    assert_string_equal(json_string_value(json_object_get(c, "terminal")),
+                        member == 1001 || member == 1002 ? "T1" : "T2");
+  }
   json_decref(o);
   /* a bundle that cannot be stored (its version exists) marks nothing */
   assert_int_equal(f->be->bundle_put_settled(f->db, 1, "S2", "{}", 2, "x", coupons, n, why,
@@ -523,10 +540,10 @@ static void a_till_takes_the_bundle_and_spends_the_rebate_once(void **state) {
   member_code(f, 1003, code);
   assert_int_equal(member_sale(f, S1T1, 52, code, 3000, &n), 3000);
   assert_int_equal(member_sale(f, S1T2, 52, code, 3000, &n), 3000 - 500);
-  /* and member 1004's, 7.50, at S2/T1 */
-  member_code(f, 1004, code);
-  assert_int_equal(member_sale(f, S1T1, 53, code, 3000, &n), 3000);
-  assert_int_equal(member_sale(f, S2T1, 53, code, 3000, &n), 3000 - 750);
+  /* and member 1005's, 7.50, there too */
+  member_code(f, 1005, code);
+  assert_int_equal(member_sale(f, S2T1, 53, code, 3000, &n), 3000);
+  assert_int_equal(member_sale(f, S1T2, 53, code, 3000, &n), 3000 - 750);
 }
 
 static void the_command_exits_4_when_an_operator_must_look(void **state) {
