@@ -643,6 +643,191 @@ static void a_bundle_terminals_would_refuse_is_for_an_operator(void **state) {
   assert_string_equal(got[0]->store, "S1");
 }
 
+/* ----- Crafted records: stores S3 and S4, each with its own bundle ------------------------ */
+
+/* Enrols store/T1 (S0-S9) and stores the lines (the members after the identity and receipt
+ * of seqs 1..n of epoch 1) through the ingest uploads use. */
+static void craft(fixture *f, const char *store, const char *const *lines, int n) {
+  char key[64], why[TG__HQ_WHY_MAX], line[1024];
+  unsigned char hash[32] = {3}, invite[32] = {4};
+  tg__buf text = {0};
+  for (int i = 0; i < n; i++) {
+    int len = snprintf(line, sizeof line,
+                       "{\"store\":\"%s\",\"terminal\":\"T1\",\"epoch\":1,\"seq\":%d,"
+                       "\"uuid\":\"6f1c0e2a-4b1d-4c8e-9a77-%c000000000%02d\",\"time_ms\":%lld,"
+                       "\"currency\":\"CNY\",\"receipt\":\"%s-T1-%d\",%s}\n",
+                       store, i + 1, store[1], i + 1, (long long)f->start_ms, store, i + 1,
+                       lines[i]);
+    assert_true(len > 0 && (size_t)len < sizeof line);
+    assert_int_equal(tg__buf_add(&text, line, (size_t)len), 0);
+  }
+  assert_int_equal(f->be->enrol(f->db, store, "T1", hash, invite, why, sizeof why), TG__HQ_OK);
+  tg__hq_key k;
+  tg__hq_batch b;
+  tg__hq_ack ack;
+  snprintf(key, sizeof key, "%s-T1:1:1-%d", store, n);
+  assert_int_equal(tg__hq_key_parse(key, &k, why, sizeof why), TG__HQ_OK);
+  char *z = malloc(text.n + 1);
+  memcpy(z, text.p, text.n);
+  if (tg__hq_batch_parse(z, text.n, &k, &b, why, sizeof why) != TG__HQ_OK)
+    fail_msg("%s: %s", key, why);
+  if (f->be->ingest(f->db, &b, tg__hq_now_ms(), &ack, why, sizeof why) != TG__HQ_OK)
+    fail_msg("ingest %s: %s", key, why);
+  assert_int_equal(ack.acked_through, n);
+  for (int i = 0; i < ack.n_rejected; i++)
+    fail_msg("%s seq %lld: %s %s", key, (long long)ack.rejected[i].seq, ack.rejected[i].status,
+             ack.rejected[i].reason);
+  assert_int_equal(ack.n_rejected, 0);
+  tg__hq_ack_free(&ack);
+  tg__hq_batch_free(&b);
+  tg__buf_free(&text);
+}
+
+/* A bundle of store alone: group buy 3 of TEA closing at close_ms (first tier 2 members at
+ * first, then 3 members at third), with four also group buy 4 (the same), and referral
+ * campaign 5 with a rebate of 8.00. */
+static void store_bundle(fixture *f, const char *store, int64_t first, int64_t third, int four) {
+  char why[TG__HQ_WHY_MAX], until[32], z[1024], gb4[300] = "";
+  int64_t version;
+  rfc3339(f->close_ms, until);
+  if (four)
+    snprintf(gb4, sizeof gb4,
+             "{\"id\":4,\"type\":\"group_buy\",\"group\":\"GB4\",\"sku\":\"TEA\",\"until\":\"%s\","
+             "\"tiers\":[{\"size\":2,\"price\":%lld},{\"size\":3,\"price\":%lld}]},",
+             until, (long long)first, (long long)third);
+  snprintf(z, sizeof z,
+           "{\"format\":1,\"version\":1,\"store\":\"%s\",\"campaigns\":["
+           "{\"id\":3,\"type\":\"group_buy\",\"group\":\"GB3\",\"sku\":\"TEA\",\"until\":\"%s\","
+           "\"tiers\":[{\"size\":2,\"price\":%lld},{\"size\":3,\"price\":%lld}]},%s"
+           "{\"id\":5,\"type\":\"referral\",\"off\":500,\"rebate\":800}]}",
+           store, until, (long long)first, (long long)third, gb4);
+  assert_int_equal(f->be->bundle_next(f->db, &version, why, sizeof why), TG__HQ_OK);
+  assert_int_equal(f->be->bundle_put(f->db, version, store, z, strlen(z), "x", why, sizeof why),
+                   TG__HQ_OK);
+}
+
+#define GROUP_BUY(campaign, member, qty, price)                                               \
+  "\"kind\":\"sale\",\"total\":1,\"member\":" #member ",\"promotions\":[{\"type\":\"group_buy\"," \
+  "\"campaign\":" #campaign ",\"qty_milli\":" #qty ",\"price\":" #price "}]"
+
+/* The crafted trade, once: S3's group buy 4 (50.00, 40.00 from 3 members) with three buyers,
+ * one refunded; S3's group buy 3 (same tiers) with two buyers, one line above the first
+ * tier's price; S4's group buy 3 (90.00, 80.00) with three buyers and a line whose amounts
+ * overflow; S3's referrals, one claiming more than the bundle's rebate. */
+static void crafted_trade(fixture *f) {
+  static int done;
+  if (done++)
+    return;
+  store_bundle(f, "S3", 5000, 4000, 1);
+  store_bundle(f, "S4", 9000, 8000, 0);
+  const char *const s3[] = {
+      GROUP_BUY(4, 2001, 1000, 5000),
+      GROUP_BUY(4, 2002, 1000, 5000),
+      GROUP_BUY(4, 2003, 1000, 5000),
+      "\"kind\":\"refund\",\"total\":-5000,\"original_receipt\":\"S3-T1-3\"",
+      GROUP_BUY(3, 2001, 1000, 1000000000000000000),
+      "\"kind\":\"sale\",\"total\":1,\"promotions\":[],\"referral\":{\"referrer\":2005,"
+      "\"campaign\":5,\"rebate\":1000000000000000000}",
+      "\"kind\":\"sale\",\"total\":1,\"promotions\":[],\"referral\":{\"referrer\":2006,"
+      "\"campaign\":5,\"rebate\":800}",
+      GROUP_BUY(3, 2004, 1000, 5000),
+  };
+  const char *const s4[] = {
+      GROUP_BUY(3, 3001, 1000, 9000),
+      GROUP_BUY(3, 3002, 1000, 9000),
+      GROUP_BUY(3, 3003, 2000, 9000),
+      GROUP_BUY(3, 3001, 4000000000000000, 9000), /* 3.6e19 minor units: past int64 */
+  };
+  craft(f, "S3", s3, 8);
+  craft(f, "S4", s4, 4);
+}
+
+static void each_store_settles_its_own_group_buy_under_its_own_rule(void **state) {
+  fixture *f = *state;
+  findings all;
+  pending p;
+  char why[TG__HQ_WHY_MAX];
+  crafted_trade(f);
+  reconcile(f, &all);
+  /* S4: 3 members of S4, S4's tiers: 80.00; S3's buyers and rule play no part */
+  memset(&p, 0, sizeof p);
+  assert_int_equal(f->be->settle_pending(f->db, "S4", 100, on_pending, &p, why, sizeof why),
+                   TG__HQ_OK);
+  assert_int_equal(p.n, 3);
+  assert_int_equal(settlement_for(&p, 3001)->amount, 1000);
+  assert_int_equal(settlement_for(&p, 3002)->amount, 1000);
+  assert_int_equal(settlement_for(&p, 3003)->amount, 2000);
+  int n = 0;
+  for (int i = 0; i < all.n; i++)
+    if (strcmp(all.f[i].kind, "group_buy_refund") == 0 && strcmp(all.f[i].store, "S4") == 0 &&
+        !all.f[i].needs_operator) {
+      assert_non_null(strstr(all.f[i].what, "group buy 3 closed at 3 members (unit price 8000)"));
+      n++;
+    }
+  assert_int_equal(n, 3);
+}
+
+static void a_refunded_buyer_does_not_count_toward_the_group(void **state) {
+  fixture *f = *state;
+  findings all;
+  pending p;
+  char why[TG__HQ_WHY_MAX];
+  crafted_trade(f);
+  reconcile(f, &all);
+  /* S3's group buy 4: 2001 and 2002 remain (2003 refunded): 2 members, 50.00, no difference
+   * for anyone (nor for group buy 3's two buyers) */
+  memset(&p, 0, sizeof p);
+  assert_int_equal(f->be->settle_pending(f->db, "S3", 100, on_pending, &p, why, sizeof why),
+                   TG__HQ_OK);
+  for (int i = 0; i < p.n; i++)
+    assert_string_not_equal(p.s[i].rule, "group_buy_refund");
+  for (int i = 0; i < all.n; i++)
+    if (strcmp(all.f[i].store, "S3") == 0)
+      assert_true(strcmp(all.f[i].kind, "group_buy_refunded") != 0 &&
+                  (strcmp(all.f[i].kind, "group_buy_refund") != 0 || all.f[i].needs_operator));
+}
+
+static void amounts_past_the_bundle_or_int64_are_for_an_operator(void **state) {
+  fixture *f = *state;
+  findings all;
+  pending p;
+  char why[TG__HQ_WHY_MAX];
+  crafted_trade(f);
+  reconcile(f, &all);
+  int price = 0, overflow = 0, rebate = 0;
+  for (int i = 0; i < all.n; i++) {
+    const tg__hq_finding *g = &all.f[i];
+    if (!g->needs_operator)
+      continue;
+    if (strcmp(g->kind, "group_buy_refund") == 0 && strstr(g->what, "sale S3-T1-5 ") != NULL) {
+      assert_non_null(strstr(g->what, "first tier's 5000"));
+      price++;
+    } else if (strcmp(g->kind, "group_buy_refund") == 0 &&
+               strstr(g->what, "sale S4-T1-4 ") != NULL) {
+      assert_non_null(strstr(g->what, "out of range"));
+      overflow++;
+    } else if (strcmp(g->kind, "referral_rebate") == 0 &&
+               strstr(g->what, "sale S3-T1-6:") != NULL) {
+      assert_non_null(strstr(g->what, "more than the rebate 800"));
+      assert_non_null(strstr(g->what, "member 2005"));
+      rebate++;
+    }
+  }
+  assert_int_equal(price, 1);
+  assert_int_equal(overflow, 1);
+  assert_int_equal(rebate, 1);
+  /* no coupon for them; the referral within the bundle's rebate is settled */
+  memset(&p, 0, sizeof p);
+  assert_int_equal(f->be->settle_pending(f->db, "S3", 100, on_pending, &p, why, sizeof why),
+                   TG__HQ_OK);
+  assert_int_equal(p.n, 1);
+  assert_int_equal(settlement_for(&p, 2006)->amount, 800);
+  memset(&p, 0, sizeof p);
+  assert_int_equal(f->be->settle_pending(f->db, "S4", 100, on_pending, &p, why, sizeof why),
+                   TG__HQ_OK);
+  assert_int_equal(p.n, 3); /* 3001's first sale only */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_coupon_spent_at_two_stores_is_one_finding_naming_both),
@@ -654,6 +839,9 @@ int main(void) {
       cmocka_unit_test(the_command_exits_4_when_an_operator_must_look),
       cmocka_unit_test(a_database_at_step_1_gains_the_settlement_table),
       cmocka_unit_test(a_bundle_terminals_would_refuse_is_for_an_operator),
+      cmocka_unit_test(each_store_settles_its_own_group_buy_under_its_own_rule),
+      cmocka_unit_test(a_refunded_buyer_does_not_count_toward_the_group),
+      cmocka_unit_test(amounts_past_the_bundle_or_int64_are_for_an_operator),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
