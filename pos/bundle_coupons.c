@@ -1,4 +1,5 @@
-/* Settlement coupons HQ sends in a bundle for members: read strictly, kept, found by member. */
+/* Settlement coupons HQ sends in a bundle for members: read strictly, kept by the one till
+ * each is leased to, found by member. */
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,9 +22,11 @@ static int read_one(json_t *o, size_t i, const tg__bundle *b, tg__bundle_coupon 
   const char *key;
   json_t *v;
   if (!json_is_object(o))
-    return refuse(why, why_len, i, NULL, "must be an object {\"member\", \"token\"}");
+    return refuse(why, why_len, i, NULL,
+                  "must be an object {\"member\", \"store\", \"terminal\", \"token\"}");
   json_object_foreach(o, key, v) {
-    if (strcmp(key, "member") != 0 && strcmp(key, "token") != 0) {
+    if (strcmp(key, "member") != 0 && strcmp(key, "token") != 0 && strcmp(key, "store") != 0 &&
+        strcmp(key, "terminal") != 0) {
       char shown[41];
       snprintf(shown, sizeof shown, "%s", key);
       tg__utf8_clean(shown);
@@ -37,6 +40,19 @@ static int read_one(json_t *o, size_t i, const tg__bundle *b, tg__bundle_coupon 
   if (!json_is_integer(member) || json_integer_value(member) < 1 ||
       json_integer_value(member) > ID53_MAX)
     return refuse(why, why_len, i, "member", "must be a member id, 1..9007199254740991");
+  static const char *const lease[] = {"store", "terminal"};
+  for (int k = 0; k < 2; k++) { /* the one till that applies it */
+    json_t *id = json_object_get(o, lease[k]);
+    if (id == NULL) {
+      snprintf(msg, sizeof msg, "\"%s\" is missing", lease[k]);
+      return refuse(why, why_len, i, NULL, msg);
+    }
+    if (!json_is_string(id) || json_string_length(id) > TG_ID_MAX ||
+        strlen(json_string_value(id)) != json_string_length(id) ||
+        !tg__id_valid(json_string_value(id)))
+      return refuse(why, why_len, i, lease[k], "must be an id of 1-12 characters A-Z 0-9");
+    snprintf(k == 0 ? c->store : c->terminal, TG_ID_MAX + 1, "%s", json_string_value(id));
+  }
   if (token == NULL)
     return refuse(why, why_len, i, NULL, "\"token\" is missing");
   size_t n = json_string_length(token);
@@ -86,6 +102,9 @@ int tg__bundle_coupons_store(tg_terminal *t, const tg__bundle *b) {
                           " VALUES(?1, ?2, ?3, ?4)",
                           -1, &st, NULL);
   for (int i = 0; rc == SQLITE_OK && i < b->n_coupons; i++) {
+    if (strcmp(b->coupons[i].store, t->info.store_id) != 0 ||
+        strcmp(b->coupons[i].terminal, t->info.terminal_id) != 0)
+      continue; /* leased to another till, which alone applies it */
     sqlite3_bind_int64(st, 1, (int64_t)b->coupons[i].coupon);
     sqlite3_bind_int64(st, 2, (int64_t)b->coupons[i].member);
     sqlite3_bind_text(st, 3, b->coupons[i].token, -1, SQLITE_STATIC);

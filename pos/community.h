@@ -104,6 +104,8 @@ typedef struct {
   uint64_t member;                     /* 1..2^53-1 */
   uint64_t coupon;                     /* the token's coupon id */
   char token[TG__TOKEN_TEXT_MAX + 1];  /* Base45, proven by the bundle's coupon keys */
+  char store[TG_ID_MAX + 1];           /* the one till it is leased to: only that one applies */
+  char terminal[TG_ID_MAX + 1];        /* it (tills offline cannot share who spent it) */
 } tg__bundle_coupon;
 
 typedef struct tg__bundle {
@@ -259,11 +261,13 @@ void tg__bundle_unload(tg_terminal *t);
 /* ----- bundle_coupons.c: settlement coupons HQ sends to members ----- */
 struct json_t;
 /* Reads the bundle's "coupons" array a (at most TG__BUNDLE_COUPONS entries of
- * {"member", "token"}, no other key; each token a coupon proven by b's keys,
- * which must be read already) into b. 0, TG_EBUNDLE with why, or TG_ENOMEM. */
+ * {"member", "store", "terminal", "token"}, no other key; store and terminal
+ * ids; each token a coupon proven by b's keys, which must be read already)
+ * into b. 0, TG_EBUNDLE with why, or TG_ENOMEM. */
 int tg__bundle_coupons_read(struct json_t *a, tg__bundle *b, char *why, size_t why_len);
-/* Keeps b's coupons in the terminal's database (inside the caller's transaction); a coupon
- * already kept from an earlier bundle is kept once. */
+/* Keeps those of b's coupons leased to this terminal (its store and terminal id) in its
+ * database (inside the caller's transaction), ignoring the others; a coupon already kept
+ * from an earlier bundle is kept once. */
 int tg__bundle_coupons_store(tg_terminal *t, const tg__bundle *b);
 /* Copies the tokens of at most max coupons waiting for member (oldest first; none that a
  * record other than the sale with uuid, 16 bytes, spent) into tokens[i]

@@ -771,7 +771,8 @@ struct json_t;
 /*
  * Adds up to TG__HQ_BUNDLE_COUPONS pending settlement coupons of store (all
  * stores for "*") to bundle (a jansson object) as
- * "coupons":[{"member":ID,"token":"..."}], keeping coupons already there.
+ * "coupons":[{"member":ID,"store":"S1","terminal":"T1","token":"..."}], each
+ * leased to the till of the sale it settles, keeping coupons already there.
  * Fills ids[0..*n) with their coupon ids (ids holds TG__HQ_BUNDLE_COUPONS)
  * for be->bundle_put_settled(). TG__HQ_OK or an error.
  */

@@ -19,7 +19,8 @@
 #define ITEMS_MAX 4000000             /* entries of each in-memory list (coupon uses, ...) */
 #define RECEIPT_LEN 48                /* TG_RECEIPT_MAX */
 
-/* What reconciliation needs of a flash or group-buy campaign of a store's newest bundle. */
+/* What reconciliation needs of a flash, group-buy or referral campaign of a store's newest
+ * bundle. */
 typedef struct {
   uint32_t id;
   tg__rule_type type;
@@ -27,6 +28,7 @@ typedef struct {
   char lease[TG_ID_MAX + 1];
   tg__group_tier tiers[TG__RULE_STEPS];
   int n_tiers, joined;
+  int64_t rebate;  /* referral: the most a referrer earns for one referred sale */
   int64_t version; /* of the bundle it came from */
 } rule_info;
 
@@ -202,7 +204,8 @@ static int load_store(pass *p, const char *store, char *why, size_t cap) {
   }
   for (int i = 0; i < b->n_rules; i++) {
     const tg__rule *r = &b->rules[i];
-    if (r->type != TG__RULE_FLASH && r->type != TG__RULE_GROUP_BUY)
+    if (r->type != TG__RULE_FLASH && r->type != TG__RULE_GROUP_BUY &&
+        r->type != TG__RULE_REFERRAL)
       continue;
     rule_info *o = &s->rules[s->n++];
     o->id = r->id;
@@ -214,6 +217,7 @@ static int load_store(pass *p, const char *store, char *why, size_t cap) {
     memcpy(o->tiers, r->tiers, sizeof o->tiers);
     o->n_tiers = r->n_tiers;
     o->joined = r->joined;
+    o->rebate = r->rebate;
     o->version = version;
   }
   tg__bundle_free(b);
@@ -602,13 +606,31 @@ static int referral_settlements(pass *p, const unsigned char sk[64], char *why, 
     }
     snprintf(about, sizeof about, "rebate of campaign %u for referred sale %s", c[i].campaign,
              c[i].receipt);
+    const rule_info *r = rule_of(store_of(p, c[i].store), c[i].campaign, TG__RULE_REFERRAL);
+    if (r == NULL || c[i].amount > r->rebate) { /* a record is no bound on what HQ pays */
+      char what[256];
+      if (r == NULL)
+        snprintf(what, sizeof what, "%s: the record says %lld, but campaign %u is not in the "
+                 "store's newest bundle to bound it; settle member %lld by hand", about,
+                 (long long)c[i].amount, c[i].campaign, (long long)c[i].member);
+      else
+        snprintf(what, sizeof what, "%s: the record says %lld, more than the rebate %lld of "
+                 "bundle %lld; settle member %lld by hand", about, (long long)c[i].amount,
+                 (long long)r->rebate, (long long)r->version, (long long)c[i].member);
+      report(p, "referral_rebate", 1, c[i].store, c[i].terminal, what);
+      continue;
+    }
     rc = settle(p, "referral_rebate", &c[i], c[i].amount, sk, about, why, cap);
   }
   return rc;
 }
 
+/* By store, campaign (ids are unique only within one bundle), then member. */
 static int cmp_buyer(const void *a, const void *b) {
   const candidate *x = a, *y = b;
+  int c = strcmp(x->store, y->store);
+  if (c != 0)
+    return c;
   if (x->campaign != y->campaign)
     return x->campaign < y->campaign ? -1 : 1;
   if (x->member != y->member)
@@ -616,16 +638,20 @@ static int cmp_buyer(const void *a, const void *b) {
   return 0;
 }
 
-/* The group-buy campaign c's rule with the largest `joined` over the stores' bundles. */
-static const rule_info *group_rule(const pass *p, uint32_t campaign) {
-  const rule_info *best = NULL;
-  for (int i = 0; i < p->n_stores; i++) {
-    const rule_info *r = rule_of(&p->stores[i], campaign, TG__RULE_GROUP_BUY);
-    if (r != NULL && (best == NULL || r->joined > best->joined ||
-                      (r->joined == best->joined && r->version > best->version)))
-      best = r;
-  }
-  return best;
+/* A store's group buy that closed: the size it reached and the final unit price. */
+typedef struct {
+  char store[TG__SYNC_ID_MAX + 1];
+  uint32_t campaign;
+  const rule_info *r;
+  int64_t size, final;
+} closing;
+
+static int cmp_closing(const void *a, const void *b) {
+  const closing *x = a, *y = b;
+  int c = strcmp(x->store, y->store);
+  if (c != 0)
+    return c;
+  return x->campaign != y->campaign ? (x->campaign < y->campaign ? -1 : 1) : 0;
 }
 
 /* The unit price of the tier with the largest size <= n, else the first tier's. */
@@ -637,62 +663,127 @@ static int64_t tier_price(const rule_info *r, int64_t n) {
   return price;
 }
 
-/* q thousandths at price, half-up to the minor unit. */
-static int64_t at_price(int64_t q, int64_t price) { return (q * price + 500) / 1000; }
+/* q thousandths at price, half-up to the minor unit, into *out; 0 on int64 overflow. */
+static int at_price(int64_t q, int64_t price, int64_t *out) {
+  int64_t v;
+  if (__builtin_mul_overflow(q, price, &v) || __builtin_add_overflow(v, 500, &v))
+    return 0;
+  *out = v / 1000;
+  return 1;
+}
 
-static int group_settlements(pass *p, const unsigned char sk[64], char *why, size_t cap) {
-  candidate *c = p->group.v;
-  size_t n = p->group.n;
-  int rc = TG__HQ_OK;
-  /* the size at close per campaign, at least: the larger of `joined` in the newest bundle and
-   * the distinct members who bought under it */
-  candidate *sorted = n > 0 ? malloc(n * sizeof *sorted) : NULL;
-  if (n > 0 && sorted == NULL) {
-    snprintf(why, cap, "out of memory settling group buys");
-    return TG__HQ_NOMEM;
+/* One closing per store and campaign of the candidates, sorted; its size counts the distinct
+ * members whose sale was not refunded. *n_out entries; NULL out of memory. */
+static closing *closings(const pass *p, size_t *n_out) {
+  const candidate *c = p->group.v;
+  size_t n = p->group.n, n_closed = 0;
+  candidate *sorted = malloc((n ? n : 1) * sizeof *sorted);
+  closing *out = malloc((n ? n : 1) * sizeof *out);
+  if (sorted == NULL || out == NULL) {
+    free(sorted);
+    free(out);
+    return NULL;
   }
   if (n > 0)
     memcpy(sorted, c, n * sizeof *c);
   if (n > 1)
     qsort(sorted, n, sizeof *sorted, cmp_buyer);
-  for (size_t i = 0; i < n && rc == TG__HQ_OK;) {
-    const rule_info *r = group_rule(p, sorted[i].campaign);
-    int64_t buyers = 0, size;
+  for (size_t i = 0; i < n;) {
     size_t j = i;
-    for (; j < n && sorted[j].campaign == sorted[i].campaign; j++)
-      buyers += j == i || sorted[j].member != sorted[j - 1].member;
-    size = buyers > r->joined ? buyers : r->joined;
-    int64_t final = tier_price(r, size);
-    /* each sale's lines of this campaign, in record order, give one coupon */
-    for (size_t k = 0; k < n && rc == TG__HQ_OK;) {
-      size_t m = k;
-      int64_t refund = 0;
-      while (m < n && c[m].campaign == c[k].campaign && c[m].seq == c[k].seq &&
-             c[m].epoch == c[k].epoch && strcmp(c[m].store, c[k].store) == 0 &&
-             strcmp(c[m].terminal, c[k].terminal) == 0) {
-        if (c[m].campaign == sorted[i].campaign && c[m].price > final)
-          refund += at_price(c[m].qty, c[m].price) - at_price(c[m].qty, final);
-        m++;
+    int64_t buyers = 0, last = 0;
+    for (; j < n && sorted[j].campaign == sorted[i].campaign &&
+           strcmp(sorted[j].store, sorted[i].store) == 0;
+         j++)
+      if (sorted[j].member != last && !refunded(p, sorted[j].receipt)) {
+        buyers++;
+        last = sorted[j].member;
       }
-      if (c[k].campaign == sorted[i].campaign && refund > 0) {
-        char about[160];
-        if (refunded(p, c[k].receipt)) {
-          snprintf(about, sizeof about, "group buy %u closed at %lld members: sale %s was "
-                   "refunded, member %lld gets no difference", c[k].campaign, (long long)size,
-                   c[k].receipt, (long long)c[k].member);
-          report(p, "group_buy_refunded", 0, c[k].store, c[k].terminal, about);
-        } else {
-          snprintf(about, sizeof about, "group buy %u closed at %lld members (unit price %lld): "
-                   "difference for sale %s", c[k].campaign, (long long)size, (long long)final,
-                   c[k].receipt);
-          rc = settle(p, "group_buy_refund", &c[k], refund, sk, about, why, cap);
-        }
-      }
-      k = m;
-    }
+    closing *g = &out[n_closed++];
+    put(g->store, sizeof g->store, sorted[i].store);
+    g->campaign = sorted[i].campaign;
+    g->r = rule_of(store_of(p, g->store), g->campaign, TG__RULE_GROUP_BUY); /* read_sale found it */
+    g->size = buyers > g->r->joined ? buyers : g->r->joined;
+    g->final = tier_price(g->r, g->size);
     i = j;
   }
   free(sorted);
+  *n_out = n_closed;
+  return out;
+}
+
+static int same_record(const candidate *x, const candidate *y) {
+  return x->seq == y->seq && x->epoch == y->epoch && strcmp(x->store, y->store) == 0 &&
+         strcmp(x->terminal, y->terminal) == 0;
+}
+
+/* Settles one sale's lines c[k..m) of the campaign of c[at] (its first line of it). */
+static int settle_sale(pass *p, const closing *g, const candidate *c, size_t at, size_t m,
+                       const unsigned char sk[64], char *why, size_t cap) {
+  char about[160], what[256];
+  int64_t refund = 0, paid = 0, owed = 0, ceiling = g->r->tiers[0].price;
+  int bad = 0; /* a line above the first tier's price, or amounts past int64 */
+  for (size_t i = at; i < m; i++) {
+    if (c[i].campaign != c[at].campaign)
+      continue;
+    if (c[i].price > ceiling)
+      bad = 1;
+    else if (c[i].price > g->final &&
+             (!at_price(c[i].qty, c[i].price, &paid) || !at_price(c[i].qty, g->final, &owed) ||
+              __builtin_add_overflow(refund, paid - owed, &refund)))
+      bad = 1;
+  }
+  if (bad) {
+    snprintf(what, sizeof what, "group buy %u at %s: sale %s records a price above the first "
+             "tier's %lld or amounts out of range; no coupon, settle member %lld by hand",
+             c[at].campaign, c[at].store, c[at].receipt, (long long)ceiling,
+             (long long)c[at].member);
+    report(p, "group_buy_refund", 1, c[at].store, c[at].terminal, what);
+    return TG__HQ_OK;
+  }
+  if (refund <= 0)
+    return TG__HQ_OK;
+  if (refunded(p, c[at].receipt)) {
+    snprintf(about, sizeof about, "group buy %u closed at %lld members: sale %s was refunded, "
+             "member %lld gets no difference", c[at].campaign, (long long)g->size, c[at].receipt,
+             (long long)c[at].member);
+    report(p, "group_buy_refunded", 0, c[at].store, c[at].terminal, about);
+    return TG__HQ_OK;
+  }
+  snprintf(about, sizeof about, "group buy %u closed at %lld members (unit price %lld): "
+           "difference for sale %s", c[at].campaign, (long long)g->size, (long long)g->final,
+           c[at].receipt);
+  return settle(p, "group_buy_refund", &c[at], refund, sk, about, why, cap);
+}
+
+static int group_settlements(pass *p, const unsigned char sk[64], char *why, size_t cap) {
+  const candidate *c = p->group.v;
+  size_t n = p->group.n, n_closed = 0;
+  int rc = TG__HQ_OK;
+  closing *closed = closings(p, &n_closed);
+  if (closed == NULL) {
+    snprintf(why, cap, "out of memory settling group buys");
+    return TG__HQ_NOMEM;
+  }
+  /* each sale, in record order, gets one coupon per group-buy campaign of its store */
+  for (size_t k = 0; k < n && rc == TG__HQ_OK;) {
+    size_t m = k;
+    while (m < n && same_record(&c[m], &c[k]))
+      m++;
+    for (size_t at = k; at < m && rc == TG__HQ_OK; at++) {
+      size_t first = k;
+      while (c[first].campaign != c[at].campaign)
+        first++;
+      if (first != at)
+        continue; /* its campaign was settled with an earlier line */
+      closing key;
+      put(key.store, sizeof key.store, c[at].store);
+      key.campaign = c[at].campaign;
+      const closing *g = bsearch(&key, closed, n_closed, sizeof *closed, cmp_closing);
+      rc = settle_sale(p, g, c, at, m, sk, why, cap);
+    }
+    k = m;
+  }
+  free(closed);
   return rc;
 }
 

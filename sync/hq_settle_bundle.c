@@ -14,7 +14,9 @@ static void on_pending(void *ctx, const tg__hq_settlement *s) {
   embed *e = ctx;
   if (e->failed || e->n >= e->max)
     return;
-  json_t *c = json_pack("{s:I, s:s}", "member", (json_int_t)s->member, "token", s->token);
+  /* leased to the till of the sale it settles: tills offline cannot share who spent it */
+  json_t *c = json_pack("{s:I, s:s, s:s, s:s}", "member", (json_int_t)s->member, "store",
+                        s->store, "terminal", s->terminal, "token", s->token);
   if (c == NULL || json_array_append_new(e->coupons, c) != 0) {
     e->failed = 1;
     return;

@@ -640,6 +640,9 @@ static void allocation_failures_leave_nothing_behind(void **state) {
   free(json);
 }
 
+/* The till a settlement coupon of with_coupons is leased to. */
+#define LEASE "\"store\":\"S1\",\"terminal\":\"T1\","
+
 /* A bundle with HQ's key 1 (member) and the coupon key 7 of docs/tokens.md, and coupons. */
 static char *with_coupons(const char *coupons, int coupon_key) {
   unsigned char seed[32], pk[32], sk[64];
@@ -661,12 +664,14 @@ static char *with_coupons(const char *coupons, int coupon_key) {
 static void settlement_coupons_are_read_strictly(void **state) {
   (void)state;
   char row[1024];
-  snprintf(row, sizeof row, "[{\"member\":5,\"token\":\"%s\"}]", vectors[2]);
+  snprintf(row, sizeof row, "[{\"member\":5," LEASE "\"token\":\"%s\"}]", vectors[2]);
   tg__bundle *b = parse_ok(with_coupons(row, 1));
   assert_int_equal(b->n_coupons, 1);
   assert_int_equal(b->coupons[0].member, 5);
   assert_int_equal(b->coupons[0].coupon, 900001);
   assert_string_equal(b->coupons[0].token, vectors[2]);
+  assert_string_equal(b->coupons[0].store, "S1"); /* the one till it is leased to */
+  assert_string_equal(b->coupons[0].terminal, "T1");
   tg__bundle_free(b);
   b = parse_ok(with_coupons("[]", 0));
   assert_int_equal(b->n_coupons, 0);
@@ -674,23 +679,43 @@ static void settlement_coupons_are_read_strictly(void **state) {
   const char *json = with_coupons(row, 0); /* no key proves it */
   refused(json, strlen(json), "coupons[0].token: is not a coupon proven by the bundle's coupon "
                               "keys (code was signed with a key this terminal does not accept)");
-  snprintf(row, sizeof row, "[{\"member\":5,\"token\":\"%s\"}]", vectors[1]);
+  snprintf(row, sizeof row, "[{\"member\":5," LEASE "\"token\":\"%s\"}]", vectors[1]);
   json = with_coupons(row, 1); /* a member code is no coupon */
   refused(json, strlen(json), "coupons[0].token: is not a coupon proven by the bundle's coupon "
                               "keys (another kind of code)");
-  snprintf(row, sizeof row, "[{\"member\":5,\"token\":\"%s\",\"note\":1}]", vectors[2]);
+  snprintf(row, sizeof row, "[{\"member\":5," LEASE "\"token\":\"%s\",\"note\":1}]", vectors[2]);
   json = with_coupons(row, 1);
   refused(json, strlen(json), "coupons[0]: unknown field \"note\"");
-  snprintf(row, sizeof row, "[{\"member\":0,\"token\":\"%s\"}]", vectors[2]);
+  snprintf(row, sizeof row, "[{\"member\":0," LEASE "\"token\":\"%s\"}]", vectors[2]);
   json = with_coupons(row, 1);
   refused(json, strlen(json), "coupons[0].member: must be a member id, 1..9007199254740991");
-  snprintf(row, sizeof row, "[{\"member\":\"5\",\"token\":\"%s\"}]", vectors[2]);
+  snprintf(row, sizeof row, "[{\"member\":\"5\"," LEASE "\"token\":\"%s\"}]", vectors[2]);
   json = with_coupons(row, 1);
   refused(json, strlen(json), "coupons[0].member: must be a member id");
-  json = with_coupons("[{\"member\":5}]", 1);
+  json = with_coupons("[{\"member\":5,\"store\":\"S1\",\"terminal\":\"T1\"}]", 1);
   refused(json, strlen(json), "coupons[0]: \"token\" is missing");
-  json = with_coupons("[{\"member\":5,\"token\":\"\"}]", 1);
+  json = with_coupons("[{\"member\":5," LEASE "\"token\":\"\"}]", 1);
   refused(json, strlen(json), "coupons[0].token: must be a coupon code of 1-240 characters");
+  /* each is leased to one till: store and terminal are required ids */
+  snprintf(row, sizeof row, "[{\"member\":5,\"store\":\"S1\",\"token\":\"%s\"}]",
+           vectors[2]);
+  json = with_coupons(row, 1);
+  refused(json, strlen(json), "coupons[0]: \"terminal\" is missing");
+  snprintf(row, sizeof row, "[{\"member\":5,\"terminal\":\"T1\",\"token\":\"%s\"}]",
+           vectors[2]);
+  json = with_coupons(row, 1);
+  refused(json, strlen(json), "coupons[0]: \"store\" is missing");
+  const char *not_ids[] = {"\"t1\"", "\"\"", "\"T1234567890123\"", "1", "null"};
+  for (size_t i = 0; i < sizeof not_ids / sizeof *not_ids; i++) {
+    snprintf(row, sizeof row, "[{\"member\":5,\"store\":\"S1\",\"terminal\":%s,"
+             "\"token\":\"%s\"}]", not_ids[i], vectors[2]);
+    json = with_coupons(row, 1);
+    refused(json, strlen(json), "coupons[0].terminal: must be an id of 1-12 characters A-Z 0-9");
+  }
+  snprintf(row, sizeof row, "[{\"member\":5,\"store\":\"*\",\"terminal\":\"T1\","
+           "\"token\":\"%s\"}]", vectors[2]);
+  json = with_coupons(row, 1);
+  refused(json, strlen(json), "coupons[0].store: must be an id of 1-12 characters A-Z 0-9");
   json = with_coupons("[5]", 1);
   refused(json, strlen(json), "coupons[0]: must be an object");
   json = with_coupons("{}", 1);

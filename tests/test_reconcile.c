@@ -45,7 +45,7 @@ static void rfc3339(int64_t ms, char out[32]) {
   strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The bundle for every store: HQ's member, referral and coupon keys; members 1001-1004; a
+/* The bundle for every store: HQ's member, referral and coupon keys; members 1001-1005; a
  * referral rebate of 8.00 (id 5); a group buy of TEA closing at close_ms (id 6: 2 members
  * 90.00, 3 members 85.00, 5 members 75.00, none joined yet); a flash sale of 6902 at 9.90 all
  * day with 3 units leased to each store (id 7); coupon campaign 12. */
@@ -61,7 +61,8 @@ static void make_bundle(fixture *f) {
            "\"keys\":[{\"id\":1,\"role\":\"member\",\"public_key\":\"%s\"},"
            "{\"id\":1,\"role\":\"referral\",\"public_key\":\"%s\"},"
            "{\"id\":%d,\"role\":\"coupon\",\"public_key\":\"%s\"}],"
-           "\"members\":[{\"id\":1001},{\"id\":1002},{\"id\":1003},{\"id\":1004}],"
+           "\"members\":[{\"id\":1001},{\"id\":1002},{\"id\":1003},{\"id\":1004},"
+           "{\"id\":1005}],"
            "\"campaigns\":[{\"id\":5,\"type\":\"referral\",\"off\":500,\"rebate\":800},"
            "{\"id\":6,\"type\":\"group_buy\",\"group\":\"GB1\",\"sku\":\"TEA\",\"until\":\"%s\","
            "\"tiers\":[{\"size\":2,\"price\":9000},{\"size\":3,\"price\":8500},"
@@ -148,7 +149,7 @@ static void upload(fixture *f, int i) {
 
 /* The day's trade at three terminals. */
 static void trade(fixture *f) {
-  char receipt[TG_RECEIPT_MAX], code[4][TG__TOKEN_TEXT_MAX + 1], token[TG__HQ_TOKEN_MAX];
+  char receipt[TG_RECEIPT_MAX], code[5][TG__TOKEN_TEXT_MAX + 1], token[TG__HQ_TOKEN_MAX];
   /* one single-use HQ coupon, 5.00 off, spent at S1 and, offline, again at S2 */
   tg__hq_coupon c = {.campaign = 12, .kind = TG__COUPON_AMOUNT, .value = 500,
                      .from_ms = f->start_ms - HOUR_MS, .until_ms = f->start_ms + DAY_MS,
@@ -166,13 +167,16 @@ static void trade(fixture *f) {
   referral_code(f, 1001, code[0]);
   const char *ref[] = {code[0]};
   sell(f->t[S1T1], 3, "MILK", 1000, 6000, ref, 1, receipt);
-  /* three members join group buy 6 at three tills: each pays the first tier, 90.00 */
+  /* three members join group buy 6 at S1's two tills, one at S2: each pays the first tier,
+   * 90.00; each store's group is its own, so S1's reaches 3 and S2's 1 */
   member_code(f, 1002, code[1]);
   member_code(f, 1003, code[2]);
   member_code(f, 1004, code[3]);
-  const char *m2[] = {code[1]}, *m3[] = {code[2]}, *m4[] = {code[3]};
+  member_code(f, 1005, code[4]);
+  const char *m2[] = {code[1]}, *m3[] = {code[2]}, *m4[] = {code[3]}, *m5[] = {code[4]};
   sell(f->t[S1T1], 4, "TEA", 2000, 10000, m2, 1, receipt);
   sell(f->t[S1T2], 4, "TEA", 1000, 10000, m3, 1, receipt);
+  sell(f->t[S1T2], 8, "TEA", 1500, 10000, m5, 1, receipt);
   sell(f->t[S2T1], 4, "TEA", 1500, 10000, m4, 1, receipt);
   /* a second referred sale, refunded: it earns member 1002 nothing */
   referral_code(f, 1002, code[0]);
@@ -407,8 +411,10 @@ static void a_group_buy_that_closed_cheaper_refunds_the_difference(void **state)
   assert_int_equal(p.n, 4);
   assert_int_equal(settlement_for(&p, 1002)->amount, 1000); /* 2 units */
   assert_int_equal(settlement_for(&p, 1003)->amount, 500);  /* 1 unit */
-  assert_int_equal(settlement_for(&p, 1004)->amount, 750);  /* 1.5: 135.00 - 127.50 */
-  assert_string_equal(settlement_for(&p, 1004)->store, "S2");
+  assert_int_equal(settlement_for(&p, 1005)->amount, 750);  /* 1.5: 135.00 - 127.50 */
+  assert_string_equal(settlement_for(&p, 1005)->terminal, "T2");
+  for (int i = 0; i < p.n; i++) /* S2's group of one paid the first tier's price */
+    assert_int_not_equal(p.s[i].member, 1004);
   assert_string_equal(settlement_for(&p, 1002)->rule, "group_buy_refund");
   assert_int_equal(settlement_for(&p, 1002)->campaign, 6);
 }
@@ -419,13 +425,26 @@ static void the_next_bundle_carries_the_pending_coupons_and_marks_them(void **st
   int64_t coupons[TG__HQ_BUNDLE_COUPONS];
   int n = 0;
   pending p;
-  /* a bundle for S2 carries only S2's */
+  /* a bundle for S2 carries only S2's: none */
   json_t *o = json_loads(f->bundle, 0, NULL);
   assert_int_equal(tg__hq_settle_embed(f->be, f->db, "S2", o, coupons, &n, why, sizeof why),
                    TG__HQ_OK);
-  assert_int_equal(n, 1);
-  json_t *c = json_array_get(json_object_get(o, "coupons"), 0);
-  assert_int_equal(json_integer_value(json_object_get(c, "member")), 1004);
+  assert_int_equal(n, 0);
+  assert_null(json_object_get(o, "coupons"));
+  json_decref(o);
+  /* S1's, each leased to the till of the sale it settles */
+  o = json_loads(f->bundle, 0, NULL);
+  assert_int_equal(tg__hq_settle_embed(f->be, f->db, "S1", o, coupons, &n, why, sizeof why),
+                   TG__HQ_OK);
+  assert_int_equal(n, 4);
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(o, "coupons"), i, c) {
+    int64_t member = json_integer_value(json_object_get(c, "member"));
+    assert_string_equal(json_string_value(json_object_get(c, "store")), "S1");
+    assert_string_equal(json_string_value(json_object_get(c, "terminal")),
+                        member == 1001 || member == 1002 ? "T1" : "T2");
+  }
   json_decref(o);
   /* a bundle that cannot be stored (its version exists) marks nothing */
   assert_int_equal(f->be->bundle_put_settled(f->db, 1, "S2", "{}", 2, "x", coupons, n, why,
@@ -499,18 +518,32 @@ static void a_till_takes_the_bundle_and_spends_the_rebate_once(void **state) {
   int n;
   assert_int_equal(f->be->bundle_get(f->db, "S1", &version, &body, &len, sig, why, sizeof why),
                    TG__HQ_OK);
-  TT_OK(f->t[S1T2], tg_bundle_apply(f->t[S1T2], body, len));
+  for (int i = 0; i < N_TERMINALS; i++) /* the all-stores bundle reaches every till */
+    TT_OK(f->t[i], tg_bundle_apply(f->t[i], body, len));
   free(body);
-  /* member 1001 shops at S1/T2: the 8.00 rebate comes off without being scanned */
+  /* member 1001's 8.00 rebate is leased to S1/T1, the till of the referred sale: S1/T2 and
+   * S2's T1, offline, leave it alone */
   member_code(f, 1001, code);
-  assert_int_equal(member_sale(f, S1T2, 50, code, 3000, &n), 3000 - 800);
+  assert_int_equal(member_sale(f, S1T2, 50, code, 3000, &n), 3000);
+  assert_int_equal(n, 0);
+  assert_int_equal(member_sale(f, S2T1, 50, code, 3000, &n), 3000);
+  assert_int_equal(n, 0);
+  /* at S1/T1 it comes off without being scanned */
+  assert_int_equal(member_sale(f, S1T1, 50, code, 3000, &n), 3000 - 800);
   assert_int_equal(n, 1);
-  /* and only once */
+  /* and only once, wherever the member shops next */
+  assert_int_equal(member_sale(f, S1T1, 51, code, 3000, &n), 3000);
+  assert_int_equal(n, 0);
   assert_int_equal(member_sale(f, S1T2, 51, code, 3000, &n), 3000);
   assert_int_equal(n, 0);
-  /* member 1003's group-buy difference, 5.00, waits for them too */
+  /* member 1003's group-buy difference, 5.00, waits at S1/T2 where they bought */
   member_code(f, 1003, code);
+  assert_int_equal(member_sale(f, S1T1, 52, code, 3000, &n), 3000);
   assert_int_equal(member_sale(f, S1T2, 52, code, 3000, &n), 3000 - 500);
+  /* and member 1005's, 7.50, there too */
+  member_code(f, 1005, code);
+  assert_int_equal(member_sale(f, S2T1, 53, code, 3000, &n), 3000);
+  assert_int_equal(member_sale(f, S1T2, 53, code, 3000, &n), 3000 - 750);
 }
 
 static void the_command_exits_4_when_an_operator_must_look(void **state) {
@@ -610,6 +643,191 @@ static void a_bundle_terminals_would_refuse_is_for_an_operator(void **state) {
   assert_string_equal(got[0]->store, "S1");
 }
 
+/* ----- Crafted records: stores S3 and S4, each with its own bundle ------------------------ */
+
+/* Enrols store/T1 (S0-S9) and stores the lines (the members after the identity and receipt
+ * of seqs 1..n of epoch 1) through the ingest uploads use. */
+static void craft(fixture *f, const char *store, const char *const *lines, int n) {
+  char key[64], why[TG__HQ_WHY_MAX], line[1024];
+  unsigned char hash[32] = {3}, invite[32] = {4};
+  tg__buf text = {0};
+  for (int i = 0; i < n; i++) {
+    int len = snprintf(line, sizeof line,
+                       "{\"store\":\"%s\",\"terminal\":\"T1\",\"epoch\":1,\"seq\":%d,"
+                       "\"uuid\":\"6f1c0e2a-4b1d-4c8e-9a77-%c000000000%02d\",\"time_ms\":%lld,"
+                       "\"currency\":\"CNY\",\"receipt\":\"%s-T1-%d\",%s}\n",
+                       store, i + 1, store[1], i + 1, (long long)f->start_ms, store, i + 1,
+                       lines[i]);
+    assert_true(len > 0 && (size_t)len < sizeof line);
+    assert_int_equal(tg__buf_add(&text, line, (size_t)len), 0);
+  }
+  assert_int_equal(f->be->enrol(f->db, store, "T1", hash, invite, why, sizeof why), TG__HQ_OK);
+  tg__hq_key k;
+  tg__hq_batch b;
+  tg__hq_ack ack;
+  snprintf(key, sizeof key, "%s-T1:1:1-%d", store, n);
+  assert_int_equal(tg__hq_key_parse(key, &k, why, sizeof why), TG__HQ_OK);
+  char *z = malloc(text.n + 1);
+  memcpy(z, text.p, text.n);
+  if (tg__hq_batch_parse(z, text.n, &k, &b, why, sizeof why) != TG__HQ_OK)
+    fail_msg("%s: %s", key, why);
+  if (f->be->ingest(f->db, &b, tg__hq_now_ms(), &ack, why, sizeof why) != TG__HQ_OK)
+    fail_msg("ingest %s: %s", key, why);
+  assert_int_equal(ack.acked_through, n);
+  for (int i = 0; i < ack.n_rejected; i++)
+    fail_msg("%s seq %lld: %s %s", key, (long long)ack.rejected[i].seq, ack.rejected[i].status,
+             ack.rejected[i].reason);
+  assert_int_equal(ack.n_rejected, 0);
+  tg__hq_ack_free(&ack);
+  tg__hq_batch_free(&b);
+  tg__buf_free(&text);
+}
+
+/* A bundle of store alone: group buy 3 of TEA closing at close_ms (first tier 2 members at
+ * first, then 3 members at third), with four also group buy 4 (the same), and referral
+ * campaign 5 with a rebate of 8.00. */
+static void store_bundle(fixture *f, const char *store, int64_t first, int64_t third, int four) {
+  char why[TG__HQ_WHY_MAX], until[32], z[1024], gb4[300] = "";
+  int64_t version;
+  rfc3339(f->close_ms, until);
+  if (four)
+    snprintf(gb4, sizeof gb4,
+             "{\"id\":4,\"type\":\"group_buy\",\"group\":\"GB4\",\"sku\":\"TEA\",\"until\":\"%s\","
+             "\"tiers\":[{\"size\":2,\"price\":%lld},{\"size\":3,\"price\":%lld}]},",
+             until, (long long)first, (long long)third);
+  snprintf(z, sizeof z,
+           "{\"format\":1,\"version\":1,\"store\":\"%s\",\"campaigns\":["
+           "{\"id\":3,\"type\":\"group_buy\",\"group\":\"GB3\",\"sku\":\"TEA\",\"until\":\"%s\","
+           "\"tiers\":[{\"size\":2,\"price\":%lld},{\"size\":3,\"price\":%lld}]},%s"
+           "{\"id\":5,\"type\":\"referral\",\"off\":500,\"rebate\":800}]}",
+           store, until, (long long)first, (long long)third, gb4);
+  assert_int_equal(f->be->bundle_next(f->db, &version, why, sizeof why), TG__HQ_OK);
+  assert_int_equal(f->be->bundle_put(f->db, version, store, z, strlen(z), "x", why, sizeof why),
+                   TG__HQ_OK);
+}
+
+#define GROUP_BUY(campaign, member, qty, price)                                               \
+  "\"kind\":\"sale\",\"total\":1,\"member\":" #member ",\"promotions\":[{\"type\":\"group_buy\"," \
+  "\"campaign\":" #campaign ",\"qty_milli\":" #qty ",\"price\":" #price "}]"
+
+/* The crafted trade, once: S3's group buy 4 (50.00, 40.00 from 3 members) with three buyers,
+ * one refunded; S3's group buy 3 (same tiers) with two buyers, one line above the first
+ * tier's price; S4's group buy 3 (90.00, 80.00) with three buyers and a line whose amounts
+ * overflow; S3's referrals, one claiming more than the bundle's rebate. */
+static void crafted_trade(fixture *f) {
+  static int done;
+  if (done++)
+    return;
+  store_bundle(f, "S3", 5000, 4000, 1);
+  store_bundle(f, "S4", 9000, 8000, 0);
+  const char *const s3[] = {
+      GROUP_BUY(4, 2001, 1000, 5000),
+      GROUP_BUY(4, 2002, 1000, 5000),
+      GROUP_BUY(4, 2003, 1000, 5000),
+      "\"kind\":\"refund\",\"total\":-5000,\"original_receipt\":\"S3-T1-3\"",
+      GROUP_BUY(3, 2001, 1000, 1000000000000000000),
+      "\"kind\":\"sale\",\"total\":1,\"promotions\":[],\"referral\":{\"referrer\":2005,"
+      "\"campaign\":5,\"rebate\":1000000000000000000}",
+      "\"kind\":\"sale\",\"total\":1,\"promotions\":[],\"referral\":{\"referrer\":2006,"
+      "\"campaign\":5,\"rebate\":800}",
+      GROUP_BUY(3, 2004, 1000, 5000),
+  };
+  const char *const s4[] = {
+      GROUP_BUY(3, 3001, 1000, 9000),
+      GROUP_BUY(3, 3002, 1000, 9000),
+      GROUP_BUY(3, 3003, 2000, 9000),
+      GROUP_BUY(3, 3001, 4000000000000000, 9000), /* 3.6e19 minor units: past int64 */
+  };
+  craft(f, "S3", s3, 8);
+  craft(f, "S4", s4, 4);
+}
+
+static void each_store_settles_its_own_group_buy_under_its_own_rule(void **state) {
+  fixture *f = *state;
+  findings all;
+  pending p;
+  char why[TG__HQ_WHY_MAX];
+  crafted_trade(f);
+  reconcile(f, &all);
+  /* S4: 3 members of S4, S4's tiers: 80.00; S3's buyers and rule play no part */
+  memset(&p, 0, sizeof p);
+  assert_int_equal(f->be->settle_pending(f->db, "S4", 100, on_pending, &p, why, sizeof why),
+                   TG__HQ_OK);
+  assert_int_equal(p.n, 3);
+  assert_int_equal(settlement_for(&p, 3001)->amount, 1000);
+  assert_int_equal(settlement_for(&p, 3002)->amount, 1000);
+  assert_int_equal(settlement_for(&p, 3003)->amount, 2000);
+  int n = 0;
+  for (int i = 0; i < all.n; i++)
+    if (strcmp(all.f[i].kind, "group_buy_refund") == 0 && strcmp(all.f[i].store, "S4") == 0 &&
+        !all.f[i].needs_operator) {
+      assert_non_null(strstr(all.f[i].what, "group buy 3 closed at 3 members (unit price 8000)"));
+      n++;
+    }
+  assert_int_equal(n, 3);
+}
+
+static void a_refunded_buyer_does_not_count_toward_the_group(void **state) {
+  fixture *f = *state;
+  findings all;
+  pending p;
+  char why[TG__HQ_WHY_MAX];
+  crafted_trade(f);
+  reconcile(f, &all);
+  /* S3's group buy 4: 2001 and 2002 remain (2003 refunded): 2 members, 50.00, no difference
+   * for anyone (nor for group buy 3's two buyers) */
+  memset(&p, 0, sizeof p);
+  assert_int_equal(f->be->settle_pending(f->db, "S3", 100, on_pending, &p, why, sizeof why),
+                   TG__HQ_OK);
+  for (int i = 0; i < p.n; i++)
+    assert_string_not_equal(p.s[i].rule, "group_buy_refund");
+  for (int i = 0; i < all.n; i++)
+    if (strcmp(all.f[i].store, "S3") == 0)
+      assert_true(strcmp(all.f[i].kind, "group_buy_refunded") != 0 &&
+                  (strcmp(all.f[i].kind, "group_buy_refund") != 0 || all.f[i].needs_operator));
+}
+
+static void amounts_past_the_bundle_or_int64_are_for_an_operator(void **state) {
+  fixture *f = *state;
+  findings all;
+  pending p;
+  char why[TG__HQ_WHY_MAX];
+  crafted_trade(f);
+  reconcile(f, &all);
+  int price = 0, overflow = 0, rebate = 0;
+  for (int i = 0; i < all.n; i++) {
+    const tg__hq_finding *g = &all.f[i];
+    if (!g->needs_operator)
+      continue;
+    if (strcmp(g->kind, "group_buy_refund") == 0 && strstr(g->what, "sale S3-T1-5 ") != NULL) {
+      assert_non_null(strstr(g->what, "first tier's 5000"));
+      price++;
+    } else if (strcmp(g->kind, "group_buy_refund") == 0 &&
+               strstr(g->what, "sale S4-T1-4 ") != NULL) {
+      assert_non_null(strstr(g->what, "out of range"));
+      overflow++;
+    } else if (strcmp(g->kind, "referral_rebate") == 0 &&
+               strstr(g->what, "sale S3-T1-6:") != NULL) {
+      assert_non_null(strstr(g->what, "more than the rebate 800"));
+      assert_non_null(strstr(g->what, "member 2005"));
+      rebate++;
+    }
+  }
+  assert_int_equal(price, 1);
+  assert_int_equal(overflow, 1);
+  assert_int_equal(rebate, 1);
+  /* no coupon for them; the referral within the bundle's rebate is settled */
+  memset(&p, 0, sizeof p);
+  assert_int_equal(f->be->settle_pending(f->db, "S3", 100, on_pending, &p, why, sizeof why),
+                   TG__HQ_OK);
+  assert_int_equal(p.n, 1);
+  assert_int_equal(settlement_for(&p, 2006)->amount, 800);
+  memset(&p, 0, sizeof p);
+  assert_int_equal(f->be->settle_pending(f->db, "S4", 100, on_pending, &p, why, sizeof why),
+                   TG__HQ_OK);
+  assert_int_equal(p.n, 3); /* 3001's first sale only */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_coupon_spent_at_two_stores_is_one_finding_naming_both),
@@ -621,6 +839,9 @@ int main(void) {
       cmocka_unit_test(the_command_exits_4_when_an_operator_must_look),
       cmocka_unit_test(a_database_at_step_1_gains_the_settlement_table),
       cmocka_unit_test(a_bundle_terminals_would_refuse_is_for_an_operator),
+      cmocka_unit_test(each_store_settles_its_own_group_buy_under_its_own_rule),
+      cmocka_unit_test(a_refunded_buyer_does_not_count_toward_the_group),
+      cmocka_unit_test(amounts_past_the_bundle_or_int64_are_for_an_operator),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
